@@ -1,0 +1,312 @@
+/* A connection's life outside segment arrival: creation, the user calls of
+ * RFC 9293 §3.10.1-§3.10.6, timers, and its end. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcp/tcp.h"
+
+struct tcp_conn *tcp_conn_new(struct tcp_host *h, const struct wire_tuple *t, const struct tcp_sockopts *opt)
+{
+    struct tcp_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    const struct tcp_config *cfg = h->cfg;
+    c->e.kind = TCP_ENTRY_CONN;
+    c->e.state = TCP_STATE_CLOSED;
+    c->e.tuple = *t;
+    c->host = h;
+    c->sd = -1;
+    c->opt = *opt;
+    bytebuf_init(&c->snd, opt->sndbuf);
+    bytebuf_init(&c->rcv, opt->rcvbuf);
+    c->rcv_wscale = cfg->tcp_window_scaling ? tcp_wscale_for(opt->rcvbuf) : 0;
+    uint32_t mss = (uint32_t)cfg->tcp_mss;
+    if (opt->mss_clamp && opt->mss_clamp < mss)
+        mss = opt->mss_clamp;
+    c->adv_mss = (uint16_t)mss;
+    c->mss = 536; /* RFC 9293 §3.7.1 default until the peer says otherwise */
+    c->rto_us = (uint32_t)(cfg->tcp_rto_initial_ms * 1000);
+    c->rtx_at = c->delack_at = c->keepalive_at = c->linger2_at = TCP_TIME_NEVER;
+    c->ssthresh = UINT32_MAX;
+    c->ts_offset = cfg->tcp_timestamps ? tcp_ts_offset(h, t) : 0;
+    return c;
+}
+
+void tcp_conn_free(struct tcp_conn *c)
+{
+    tcp_entry_remove(c->host, &c->e);
+    bytebuf_free(&c->snd);
+    bytebuf_free(&c->rcv);
+    free(c);
+}
+
+bool tcp_conn_synchronized(const struct tcp_conn *c)
+{
+    return c->e.state >= TCP_STATE_SYN_RECEIVED && c->e.state != TCP_STATE_CLOSED;
+}
+
+void tcp_conn_done(struct tcp_conn *c, int err, tcp_time_t now)
+{
+    struct tcp_host *h = c->host;
+    if (err && !c->error)
+        c->error = err;
+    tcp_entry_remove(h, &c->e);
+    c->rtx_at = c->delack_at = c->keepalive_at = c->linger2_at = TCP_TIME_NEVER;
+    tcp_set_state(h, &c->e, c->sd, TCP_STATE_CLOSED, now);
+    bytebuf_free(&c->snd);
+    if (c->orphan) {
+        c->accept_next = h->graveyard;
+        h->graveyard = c;
+    } else if (c->sd >= 0 && h->ops.wake) {
+        h->ops.wake(h->ops.ctx, c->sd);
+    }
+}
+
+/* Active OPEN (RFC 9293 §3.10.1): ISN per RFC 6528, SYN, SYN-SENT. */
+int tcp_connect(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now)
+{
+    c->iss = tcp_isn(h, &c->e.tuple, now);
+    c->snd_una = c->snd_nxt = c->snd_max = c->iss;
+    tcp_entry_insert(h, &c->e);
+    h->stats->ActiveOpens++;
+    tcp_set_state(h, &c->e, c->sd, TCP_STATE_SYN_SENT, now);
+    c->syn_sent_at = now;
+    tcp_send_syn(c, now);
+    c->rtx_at = now + c->rto_us;
+    tcp_conn_arm_timer(c);
+    return 0;
+}
+
+size_t tcp_send_space(const struct tcp_conn *c) { return bytebuf_space(&c->snd); }
+
+bool tcp_conn_readable(const struct tcp_conn *c)
+{
+    return bytebuf_len(&c->rcv) > 0 || c->fin_rcvd || c->shut_rd || c->e.state == TCP_STATE_CLOSED;
+}
+
+/* SEND (RFC 9293 §3.10.2). */
+ssize_t tcp_send(struct tcp_conn *c, const void *buf, size_t len, tcp_time_t now)
+{
+    if (c->error) {
+        int err = c->error;
+        c->error = 0;
+        return -err;
+    }
+    switch ((enum tcp_state)c->e.state) {
+    case TCP_STATE_SYN_SENT:
+    case TCP_STATE_SYN_RECEIVED:
+    case TCP_STATE_ESTABLISHED:
+    case TCP_STATE_CLOSE_WAIT:
+        break;
+    case TCP_STATE_CLOSED:
+        return c->fin_sent || c->fin_rcvd ? -EPIPE : -ENOTCONN;
+    default:
+        return -EPIPE; /* "connection closing" */
+    }
+    if (c->fin_queued)
+        return -EPIPE;
+    if (len > UINT32_MAX)
+        len = UINT32_MAX;
+    uint32_t n = bytebuf_append(&c->snd, buf, (uint32_t)len);
+    if (n == 0 && len > 0)
+        return -EAGAIN;
+    tcp_output(c, now);
+    return n;
+}
+
+/* RECEIVE (RFC 9293 §3.10.3). Reading may open the window enough to be
+ * worth an update (RFC 9293 §3.8.6.2.2). */
+ssize_t tcp_recv(struct tcp_conn *c, void *buf, size_t len, tcp_time_t now)
+{
+    uint32_t have = bytebuf_len(&c->rcv);
+    if (have && !c->shut_rd) {
+        uint32_t n = len < have ? (uint32_t)len : have;
+        uint32_t before = seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+        bytebuf_copy_out(&c->rcv, 0, buf, n);
+        bytebuf_consume(&c->rcv, n);
+        uint32_t space = bytebuf_space(&c->rcv);
+        uint32_t threshold = c->rcv.limit / 2 < c->adv_mss ? c->rcv.limit / 2 : c->adv_mss;
+        bool open = c->e.state == TCP_STATE_ESTABLISHED || c->e.state == TCP_STATE_FIN_WAIT_1 ||
+                    c->e.state == TCP_STATE_FIN_WAIT_2;
+        if (open && space >= before + 2u * threshold)
+            tcp_send_ack(c, now); /* window update */
+        return n;
+    }
+    if (c->error) {
+        int err = c->error;
+        c->error = 0;
+        return -err;
+    }
+    if (c->fin_rcvd || c->shut_rd || c->e.state == TCP_STATE_CLOSED)
+        return 0;
+    return -EAGAIN;
+}
+
+/* CLOSE for one direction (shutdown(2)): FIN after the queued data. */
+static void queue_fin(struct tcp_conn *c, tcp_time_t now)
+{
+    struct tcp_host *h = c->host;
+    if (c->fin_queued)
+        return;
+    c->fin_queued = true;
+    switch ((enum tcp_state)c->e.state) {
+    case TCP_STATE_ESTABLISHED:
+        tcp_set_state(h, &c->e, c->sd, TCP_STATE_FIN_WAIT_1, now);
+        break;
+    case TCP_STATE_CLOSE_WAIT:
+        tcp_set_state(h, &c->e, c->sd, TCP_STATE_LAST_ACK, now);
+        break;
+    default:
+        return; /* SYN-RECEIVED: the FIN waits for ESTABLISHED (RFC 9293 §3.10.4) */
+    }
+    tcp_output(c, now);
+}
+
+int tcp_shutdown(struct tcp_conn *c, bool rd, bool wr, tcp_time_t now)
+{
+    if (rd)
+        c->shut_rd = true;
+    if (wr) {
+        if (c->e.state == TCP_STATE_SYN_SENT) {
+            tcp_conn_done(c, 0, now); /* RFC 9293 §3.10.4: delete the TCB */
+            return 0;
+        }
+        queue_fin(c, now);
+    }
+    return 0;
+}
+
+/* close(): the descriptor goes away; the connection finishes on its own. */
+void tcp_close(struct tcp_conn *c, tcp_time_t now)
+{
+    struct tcp_host *h = c->host;
+    c->sd = -1;
+    if (c->e.state == TCP_STATE_CLOSED) {
+        tcp_conn_free(c);
+        return;
+    }
+    c->orphan = true;
+    c->shut_rd = true;
+    if (c->opt.linger == 0) {
+        /* SO_LINGER with a zero timeout: abortive close (RFC 9293 §3.10.5). */
+        h->stats->TCPAbortOnLinger++;
+        tcp_abort(c, now);
+        return;
+    }
+    if (bytebuf_len(&c->rcv) > 0 && tcp_conn_synchronized(c)) {
+        /* Unread data: reset, not FIN (RFC 2525 §2.17, Linux tcp_close). */
+        h->stats->TCPAbortOnClose++;
+        tcp_abort(c, now);
+        return;
+    }
+    switch ((enum tcp_state)c->e.state) {
+    case TCP_STATE_SYN_SENT:
+        tcp_conn_done(c, 0, now);
+        break;
+    case TCP_STATE_SYN_RECEIVED:
+    case TCP_STATE_ESTABLISHED:
+    case TCP_STATE_CLOSE_WAIT:
+        if (c->e.state == TCP_STATE_SYN_RECEIVED)
+            c->fin_queued = true;
+        else
+            queue_fin(c, now);
+        break;
+    case TCP_STATE_FIN_WAIT_2:
+        /* An orphan in FIN-WAIT-2 lives tcp_fin_timeout (Linux). */
+        c->linger2_at = now + TCP_SEC(h->cfg->tcp_fin_timeout);
+        tcp_conn_arm_timer(c);
+        break;
+    default:
+        break;
+    }
+    tcp_host_reap(h);
+}
+
+/* ABORT (RFC 9293 §3.10.5): RST in the synchronized states, then CLOSED. */
+void tcp_abort(struct tcp_conn *c, tcp_time_t now)
+{
+    struct tcp_host *h = c->host;
+    bytebuf_free(&c->rcv);
+    if (tcp_conn_synchronized(c) && c->e.state != TCP_STATE_SYN_RECEIVED)
+        tcp_send_rst_for(c, now);
+    if (c->e.state == TCP_STATE_ESTABLISHED || c->e.state == TCP_STATE_CLOSE_WAIT)
+        h->stats->EstabResets++;
+    if (c->e.state != TCP_STATE_CLOSED)
+        tcp_conn_done(c, 0, now);
+    if (c->orphan)
+        tcp_host_reap(h);
+}
+
+/* Keepalive (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6; Linux tcp_keepalive_timer):
+ * after keepidle of silence, probe every keepintvl with SEG.SEQ = SND.UNA-1;
+ * keepcnt unanswered probes end the connection with ETIMEDOUT and a RST. */
+static void keepalive_timer(struct tcp_conn *c, tcp_time_t now)
+{
+    struct tcp_host *h = c->host;
+    c->keepalive_at = TCP_TIME_NEVER;
+    if (!c->opt.keepalive || c->e.state == TCP_STATE_SYN_SENT || c->e.state == TCP_STATE_SYN_RECEIVED)
+        return;
+    tcp_time_t idle = TCP_SEC(c->opt.keepidle_s);
+    if (c->snd_max != c->snd_una || bytebuf_len(&c->snd)) {
+        c->keepalive_at = now + idle; /* data outstanding: the retransmission timer watches */
+        return;
+    }
+    if (now < c->last_rcv + idle && c->probes == 0) {
+        c->keepalive_at = c->last_rcv + idle;
+        return;
+    }
+    if (c->probes >= c->opt.keepcnt) {
+        h->stats->TCPAbortOnTimeout++;
+        tcp_send_rst_for(c, now);
+        tcp_conn_done(c, ETIMEDOUT, now);
+        return;
+    }
+    c->probes++;
+    h->stats->TCPKeepAlive++;
+    struct wire_seg probe = {0};
+    probe.flags = WIRE_ACK;
+    probe.seq = c->snd_una - 1;
+    probe.ack = c->rcv_nxt;
+    probe.window = tcp_rcv_window_field(c);
+    if (c->ts_ok) {
+        probe.opt.present = WIRE_OPT_TIMESTAMP;
+        probe.opt.ts_val = tcp_ts_now(now) + c->ts_offset;
+        probe.opt.ts_ecr = c->ts_recent;
+    }
+    tcp_emit(h, &c->e.tuple, &probe);
+    c->keepalive_at = now + TCP_SEC(c->opt.keepintvl_s);
+}
+
+void tcp_conn_timer(struct tcp_conn *c, tcp_time_t now)
+{
+    struct tcp_host *h = c->host;
+    if (c->delack_at <= now) {
+        c->delack_at = TCP_TIME_NEVER;
+        if (c->ack_pending) {
+            h->stats->TCPDelayedACKs++;
+            tcp_send_ack(c, now);
+        }
+    }
+    if (c->rtx_at <= now) {
+        tcp_retransmit_timeout(c, now);
+        if (c->e.state == TCP_STATE_CLOSED)
+            return;
+    }
+    if (c->linger2_at <= now) {
+        /* tcp_fin_timeout ran out for an orphan in FIN-WAIT-2: it goes
+         * quietly, as Linux's FIN-WAIT-2 timewait socket does. */
+        c->linger2_at = TCP_TIME_NEVER;
+        if (c->orphan && c->e.state == TCP_STATE_FIN_WAIT_2) {
+            h->stats->TCPOrphanFinTimeout++;
+            tcp_conn_done(c, 0, now);
+            return;
+        }
+    }
+    if (c->keepalive_at <= now) {
+        keepalive_timer(c, now);
+        if (c->e.state == TCP_STATE_CLOSED)
+            return;
+    }
+    tcp_conn_arm_timer(c);
+}

@@ -1,0 +1,376 @@
+/* Passive OPEN: the listener, its SYN (half-open) queue of struct tcp_req
+ * and its accept queue, bounded like Linux's (RFC 9293 §3.10.7.2; Linux
+ * tcp_conn_request, tcp_check_req, reqsk_timer_handler). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcp/tcp.h"
+
+static struct wire_tuple listener_tuple(const struct tcp_listener *l)
+{
+    struct wire_tuple t = {0};
+    t.src = l->local.addr;
+    t.sport = l->local.port;
+    if (wire_addr_is_v4(&l->local.addr))
+        t.dst = wire_addr_v4(0);
+    return t;
+}
+
+static void listener_state(struct tcp_host *h, struct tcp_listener *l, enum tcp_state from,
+                           enum tcp_state to, tcp_time_t now)
+{
+    struct wire_tuple t = listener_tuple(l);
+    if (h->ops.state_change)
+        h->ops.state_change(h->ops.ctx, l->sd, &t, from, to, now);
+}
+
+struct tcp_listener *tcp_listen(struct tcp_host *h, int sd, const struct wire_endpoint *local,
+                                int backlog, const struct tcp_sockopts *opt, tcp_time_t now)
+{
+    struct tcp_listener *l = calloc(1, sizeof *l);
+    if (!l)
+        return NULL;
+    l->sd = sd;
+    l->local = *local;
+    /* Linux inet_listen: the backlog is capped by somaxconn. */
+    if (backlog < 0)
+        backlog = 0;
+    if (backlog > h->cfg->somaxconn)
+        backlog = (int)h->cfg->somaxconn;
+    l->backlog = (uint32_t)backlog;
+    l->opt = *opt;
+    l->next = h->listeners;
+    h->listeners = l;
+    listener_state(h, l, TCP_STATE_CLOSED, TCP_STATE_LISTEN, now);
+    return l;
+}
+
+/* Linux sk_acceptq_is_full: more than `backlog` waiting. */
+static bool accept_queue_full(const struct tcp_listener *l) { return l->accept_q_len > l->backlog; }
+
+/* Linux inet_csk_reqsk_queue_is_full, bounded by tcp_max_syn_backlog too. */
+static bool syn_queue_full(const struct tcp_host *h, const struct tcp_listener *l)
+{
+    uint32_t max = l->backlog;
+    if (max > (uint32_t)h->cfg->tcp_max_syn_backlog)
+        max = (uint32_t)h->cfg->tcp_max_syn_backlog;
+    if (max == 0)
+        max = 1;
+    return l->syn_q_len >= max;
+}
+
+static uint16_t synack_window(const struct tcp_listener *l)
+{
+    return (uint16_t)(l->opt.rcvbuf > 65535u ? 65535u : l->opt.rcvbuf);
+}
+
+static uint16_t listener_mss(const struct tcp_host *h, const struct tcp_listener *l)
+{
+    uint32_t mss = (uint32_t)h->cfg->tcp_mss;
+    if (l->opt.mss_clamp && l->opt.mss_clamp < mss)
+        mss = l->opt.mss_clamp;
+    return (uint16_t)mss;
+}
+
+/* The SYN-ACK of a half-open entry: options only as the SYN offered them. */
+static void send_synack(struct tcp_host *h, struct tcp_req *r, tcp_time_t now)
+{
+    const struct tcp_listener *l = r->listener;
+    struct wire_seg seg = {0};
+    seg.flags = WIRE_SYN | WIRE_ACK;
+    seg.seq = r->iss;
+    seg.ack = r->irs + 1;
+    seg.window = synack_window(l);
+    seg.opt.present = WIRE_OPT_MSS;
+    seg.opt.mss = listener_mss(h, l);
+    if (r->peer_wscale != 0xff) {
+        seg.opt.present |= WIRE_OPT_WSCALE;
+        seg.opt.wscale = tcp_wscale_for(l->opt.rcvbuf);
+    }
+    if (r->sack_ok)
+        seg.opt.present |= WIRE_OPT_SACK_PERM;
+    if (r->ts_ok) {
+        seg.opt.present |= WIRE_OPT_TIMESTAMP;
+        seg.opt.ts_val = tcp_ts_now(now) + tcp_ts_offset(h, &r->e.tuple);
+        seg.opt.ts_ecr = r->ts_recent;
+    }
+    tcp_emit(h, &r->e.tuple, &seg);
+}
+
+static tcp_time_t synack_timeout(const struct tcp_host *h, unsigned retries)
+{
+    tcp_time_t rto = TCP_MSEC(h->cfg->tcp_rto_initial_ms) << (retries > 20 ? 20 : retries);
+    tcp_time_t max = TCP_MSEC(h->cfg->tcp_rto_max_ms);
+    return rto > max ? max : rto;
+}
+
+/* Drops a half-open entry: to LISTEN after a reset (RFC 9293 §3.10.7.4),
+ * to CLOSED when it timed out. */
+static void req_drop(struct tcp_host *h, struct tcp_req *r, enum tcp_state to, tcp_time_t now)
+{
+    tcp_entry_remove(h, &r->e);
+    r->listener->syn_q_len--;
+    tcp_set_state(h, &r->e, -1, to, now);
+    free(r);
+}
+
+/* SYN to a listener: a half-open entry and a SYN-ACK. */
+static void syn_input(struct tcp_host *h, struct tcp_listener *l, const struct wire_seg *seg,
+                      const struct wire_tuple *local, tcp_time_t now)
+{
+    if (accept_queue_full(l)) {
+        h->stats->ListenOverflows++;
+        h->stats->ListenDrops++;
+        return;
+    }
+    if (syn_queue_full(h, l)) {
+        /* SYN cookies (RFC 4987 §3.6) are the listener issue's; until then, drop. */
+        h->stats->TCPReqQFullDrop++;
+        h->stats->ListenDrops++;
+        return;
+    }
+    struct tcp_req *r = calloc(1, sizeof *r);
+    if (!r) {
+        h->stats->ListenDrops++;
+        return;
+    }
+    const struct tcp_config *cfg = h->cfg;
+    r->e.kind = TCP_ENTRY_REQ;
+    r->e.state = TCP_STATE_LISTEN;
+    r->e.tuple = *local;
+    r->listener = l;
+    r->irs = seg->seq;
+    r->iss = tcp_isn(h, local, now);
+    r->peer_mss = (seg->opt.present & WIRE_OPT_MSS) ? seg->opt.mss : (seg->ip_version == 6 ? 1220 : 536);
+    r->peer_wscale = (cfg->tcp_window_scaling && (seg->opt.present & WIRE_OPT_WSCALE))
+                         ? (seg->opt.wscale > WIRE_MAX_WSCALE ? WIRE_MAX_WSCALE : seg->opt.wscale)
+                         : 0xff;
+    r->sack_ok = cfg->tcp_sack && (seg->opt.present & WIRE_OPT_SACK_PERM);
+    r->ts_ok = cfg->tcp_timestamps && (seg->opt.present & WIRE_OPT_TIMESTAMP);
+    r->ts_recent = seg->opt.ts_val;
+    tcp_entry_insert(h, &r->e);
+    l->syn_q_len++;
+    tcp_set_state(h, &r->e, -1, TCP_STATE_SYN_RECEIVED, now);
+    send_synack(h, r, now);
+    timer_arm(&h->timers, &r->e.timer, now + synack_timeout(h, 0));
+}
+
+/* RFC 9293 §3.10.7.2: LISTEN. */
+void tcp_listen_input(struct tcp_host *h, struct tcp_listener *l, const struct wire_seg *seg,
+                      const struct wire_tuple *local, tcp_time_t now)
+{
+    if (seg->flags & WIRE_RST)
+        return; /* first: ignore a RST */
+    if (seg->flags & WIRE_ACK) {
+        /* second: any ACK is bad here: <SEQ=SEG.ACK><CTL=RST> */
+        h->stats->ListenDrops += !(seg->flags & WIRE_SYN);
+        tcp_send_reset_reply(h, seg, now);
+        return;
+    }
+    if (seg->flags & WIRE_SYN)
+        syn_input(h, l, seg, local, now);
+}
+
+/* SYN-ACK retransmission with backoff; after tcp_synack_retries the entry goes. */
+void tcp_req_timer(struct tcp_host *h, struct tcp_req *r, tcp_time_t now)
+{
+    if (r->retries >= h->cfg->tcp_synack_retries) {
+        h->stats->AttemptFails++;
+        req_drop(h, r, TCP_STATE_CLOSED, now);
+        return;
+    }
+    r->retries++;
+    h->stats->TCPSynRetrans++;
+    h->stats->RetransSegs++;
+    h->stats->TCPTimeouts++;
+    send_synack(h, r, now);
+    timer_arm(&h->timers, &r->e.timer, now + synack_timeout(h, r->retries));
+}
+
+/* The full connection that the final ACK of a passive open creates. */
+static struct tcp_conn *req_to_conn(struct tcp_host *h, struct tcp_req *r, const struct wire_seg *seg,
+                                    tcp_time_t now)
+{
+    struct tcp_listener *l = r->listener;
+    struct tcp_conn *c = tcp_conn_new(h, &r->e.tuple, &l->opt);
+    if (!c)
+        return NULL;
+    c->passive = true;
+    c->iss = r->iss;
+    c->irs = r->irs;
+    c->snd_una = c->snd_nxt = c->snd_max = r->iss + 1;
+    c->rcv_nxt = r->irs + 1;
+    c->rcv_adv = c->rcv_nxt + synack_window(l);
+    c->last_ack_sent = c->rcv_nxt;
+    c->wscale_ok = r->peer_wscale != 0xff;
+    c->snd_wscale = c->wscale_ok ? r->peer_wscale : 0;
+    if (!c->wscale_ok)
+        c->rcv_wscale = 0;
+    c->sack_ok = r->sack_ok;
+    c->ts_ok = r->ts_ok;
+    c->ts_recent = (seg->opt.present & WIRE_OPT_TIMESTAMP) ? seg->opt.ts_val : r->ts_recent;
+    uint32_t mss = r->peer_mss < c->adv_mss ? r->peer_mss : c->adv_mss;
+    if (c->ts_ok)
+        mss -= 12;
+    c->mss = (uint16_t)(mss < 64 ? 64 : mss);
+    c->cwnd = 10u * c->mss;
+    c->snd_wnd = (uint32_t)seg->window << c->snd_wscale;
+    c->max_snd_wnd = c->snd_wnd;
+    c->snd_wl1 = seg->seq;
+    c->snd_wl2 = seg->ack;
+    if (r->retries == 0) { /* RFC 6298 §2.2: the first sample, from the SYN-ACK */
+        tcp_time_t sent = r->e.timer.expires - synack_timeout(h, 0);
+        tcp_time_t rtt = now > sent ? now - sent : 1;
+        c->srtt_us = (uint32_t)rtt;
+        c->rttvar_us = (uint32_t)rtt / 2;
+        uint64_t var = 4ull * c->rttvar_us, floor = TCP_MSEC(h->cfg->tcp_rto_min_ms);
+        c->rto_us = (uint32_t)(c->srtt_us + (var > floor ? var : floor));
+    } else {
+        c->rto_us = 3000000; /* RFC 6298 §5.7 */
+    }
+    c->e.state = TCP_STATE_SYN_RECEIVED;
+    tcp_entry_remove(h, &r->e);
+    l->syn_q_len--;
+    free(r);
+    tcp_entry_insert(h, &c->e);
+    h->stats->PassiveOpens++;
+    tcp_set_state(h, &c->e, -1, TCP_STATE_ESTABLISHED, now);
+    c->last_rcv = now;
+    tcp_keepalive_reset(c, now);
+    c->parent = l;
+    if (l->accept_tail)
+        l->accept_tail->accept_next = c;
+    else
+        l->accept_head = c;
+    l->accept_tail = c;
+    l->accept_q_len++;
+    if (h->ops.wake)
+        h->ops.wake(h->ops.ctx, l->sd);
+    return c;
+}
+
+/* Linux tcp_in_window for a half-open entry. */
+static bool req_in_window(const struct tcp_req *r, const struct wire_seg *seg)
+{
+    uint32_t s_win = r->irs + 1, e_win = s_win + synack_window(r->listener);
+    uint32_t seq = seg->seq, end = seg->seq + wire_seg_len(seg);
+    if (seq == s_win)
+        return true;
+    if (seq_gt(end, s_win) && seq_lt(seq, e_win))
+        return true;
+    return seq == e_win && seq == end;
+}
+
+/* SEGMENT ARRIVES in a passive SYN-RECEIVED (RFC 9293 §3.10.7.4, Linux tcp_check_req). */
+void tcp_req_input(struct tcp_host *h, struct tcp_req *r, const struct wire_seg *seg, tcp_time_t now)
+{
+    uint8_t flags = seg->flags;
+    if ((flags & (WIRE_SYN | WIRE_ACK | WIRE_RST)) == WIRE_SYN && seg->seq == r->irs) {
+        /* The peer repeated its SYN: our SYN-ACK was lost. Repeat it. */
+        h->stats->RetransSegs++;
+        send_synack(h, r, now);
+        return;
+    }
+    if (!req_in_window(r, seg)) {
+        if (!(flags & WIRE_RST)) {
+            struct wire_seg ack = {0};
+            ack.flags = WIRE_ACK;
+            ack.seq = r->iss + 1;
+            ack.ack = r->irs + 1;
+            ack.window = synack_window(r->listener);
+            tcp_emit(h, &r->e.tuple, &ack);
+        }
+        h->stats->TCPACKSkippedSynRecv++;
+        return;
+    }
+    if (flags & (WIRE_RST | WIRE_SYN)) {
+        /* A reset, or a new SYN inside the window: back to LISTEN (RFC 9293
+         * §3.10.7.4 second and fourth checks); Linux answers the SYN with a RST. */
+        h->stats->AttemptFails++;
+        if (!(flags & WIRE_RST))
+            tcp_send_reset_reply(h, seg, now);
+        req_drop(h, r, TCP_STATE_LISTEN, now);
+        return;
+    }
+    if (!(flags & WIRE_ACK))
+        return;
+    if (seg->ack != r->iss + 1) {
+        tcp_send_reset_reply(h, seg, now); /* <SEQ=SEG.ACK><CTL=RST> */
+        return;
+    }
+    struct tcp_listener *l = r->listener;
+    if (accept_queue_full(l)) {
+        h->stats->ListenOverflows++;
+        h->stats->ListenDrops++;
+        if (!h->cfg->tcp_abort_on_overflow) {
+            r->acked = true; /* keep it; the SYN-ACK timer will ask again */
+            return;
+        }
+        tcp_send_reset_reply(h, seg, now);
+        req_drop(h, r, TCP_STATE_CLOSED, now);
+        return;
+    }
+    struct tcp_conn *c = req_to_conn(h, r, seg, now);
+    if (!c) {
+        h->stats->ListenDrops++;
+        return;
+    }
+    /* Data on the third segment, or a FIN, are processed as in ESTABLISHED. */
+    if (seg->payload_len || (flags & WIRE_FIN))
+        tcp_conn_input(c, seg, now);
+}
+
+struct tcp_conn *tcp_accept(struct tcp_host *h, struct tcp_listener *l, int sd)
+{
+    (void)h;
+    struct tcp_conn *c = l->accept_head;
+    if (!c)
+        return NULL;
+    l->accept_head = c->accept_next;
+    if (!l->accept_head)
+        l->accept_tail = NULL;
+    l->accept_q_len--;
+    c->accept_next = NULL;
+    c->parent = NULL;
+    c->sd = sd;
+    return c;
+}
+
+static int drop_listener_reqs(void *ctx, struct hash_node *n)
+{
+    struct tcp_listener *l = ((void **)ctx)[0];
+    struct tcp_host *h = ((void **)ctx)[1];
+    tcp_time_t now = *(tcp_time_t *)((void **)ctx)[2];
+    struct tcp_entry *e = (struct tcp_entry *)((char *)n - offsetof(struct tcp_entry, hnode));
+    if (e->kind == TCP_ENTRY_REQ && ((struct tcp_req *)e)->listener == l)
+        req_drop(h, (struct tcp_req *)e, TCP_STATE_CLOSED, now);
+    return 0;
+}
+
+/* close() on a listener: half-open entries vanish, connections not yet
+ * accepted are reset (Linux inet_csk_listen_stop). */
+void tcp_listener_close(struct tcp_host *h, struct tcp_listener *l, tcp_time_t now)
+{
+    if (l->syn_q_len) {
+        void *ctx[3] = {l, h, &now};
+        hash_table_walk(&h->table, drop_listener_reqs, ctx);
+    }
+    while (l->accept_head) {
+        struct tcp_conn *c = tcp_accept(h, l, -1);
+        c->orphan = true;
+        if (c->e.state == TCP_STATE_CLOSED)
+            tcp_conn_free(c);
+        else
+            tcp_abort(c, now);
+    }
+    for (struct tcp_listener **p = &h->listeners; *p; p = &(*p)->next) {
+        if (*p == l) {
+            *p = l->next;
+            break;
+        }
+    }
+    listener_state(h, l, TCP_STATE_LISTEN, TCP_STATE_CLOSED, now);
+    free(l);
+    tcp_host_reap(h);
+}

@@ -1,0 +1,269 @@
+/* Everything a connection sends: SYN, SYN-ACK, data, FIN, ACK, RST, and the
+ * retransmission timeout (RFC 9293 §3.8, RFC 6298). */
+#include <errno.h>
+#include <string.h>
+
+#include "tcp/tcp.h"
+
+static tcp_time_t min_time(tcp_time_t a, tcp_time_t b) { return a < b ? a : b; }
+
+void tcp_conn_arm_timer(struct tcp_conn *c)
+{
+    tcp_time_t at = min_time(min_time(c->rtx_at, c->delack_at), min_time(c->keepalive_at, c->linger2_at));
+    if (at == TCP_TIME_NEVER)
+        timer_cancel(&c->host->timers, &c->e.timer);
+    else if (!timer_armed(&c->e.timer) || c->e.timer.expires != at)
+        timer_arm(&c->host->timers, &c->e.timer, at);
+}
+
+uint8_t tcp_wscale_for(uint32_t rcvbuf)
+{
+    uint8_t shift = 0;
+    while (shift < WIRE_MAX_WSCALE && (rcvbuf >> shift) > 65535u)
+        shift++;
+    return shift;
+}
+
+/* The window field: free receive space, never moving the right edge we
+ * already advertised to the left (RFC 9293 §3.8.6.2.2). */
+uint16_t tcp_rcv_window_field(struct tcp_conn *c)
+{
+    uint32_t space = c->shut_rd ? 0 : bytebuf_space(&c->rcv);
+    uint32_t promised = seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+    if (space < promised)
+        space = promised;
+    /* Receiver SWS avoidance (RFC 9293 §3.8.6.2.2): don't open by less than an MSS. */
+    if (space > promised && space - promised < c->adv_mss && space < bytebuf_space(&c->rcv) / 2)
+        space = promised;
+    uint32_t field = space >> c->rcv_wscale;
+    if (field > 65535u)
+        field = 65535u;
+    uint32_t edge = c->rcv_nxt + (field << c->rcv_wscale);
+    if (seq_gt(edge, c->rcv_adv))
+        c->rcv_adv = edge;
+    return (uint16_t)field;
+}
+
+static void add_timestamp(struct tcp_conn *c, struct wire_seg *seg, tcp_time_t now)
+{
+    if (!c->ts_ok)
+        return;
+    seg->opt.present |= WIRE_OPT_TIMESTAMP;
+    seg->opt.ts_val = tcp_ts_now(now) + c->ts_offset;
+    seg->opt.ts_ecr = c->ts_recent;
+}
+
+/* Sends one segment of a synchronized connection: ACK always set. */
+static void send_segment(struct tcp_conn *c, uint8_t flags, uint32_t seq, const uint8_t *payload,
+                         uint32_t len, tcp_time_t now)
+{
+    struct wire_seg seg = {0};
+    seg.flags = flags | WIRE_ACK;
+    seg.seq = seq;
+    seg.ack = c->rcv_nxt;
+    seg.window = tcp_rcv_window_field(c);
+    seg.payload = payload;
+    seg.payload_len = len;
+    add_timestamp(c, &seg, now);
+    c->last_ack_sent = c->rcv_nxt;
+    c->ack_pending = false;
+    c->unacked_segs = 0;
+    if (c->delack_at != TCP_TIME_NEVER) {
+        c->delack_at = TCP_TIME_NEVER;
+        tcp_conn_arm_timer(c);
+    }
+    tcp_emit(c->host, &c->e.tuple, &seg);
+}
+
+void tcp_send_ack(struct tcp_conn *c, tcp_time_t now)
+{
+    send_segment(c, 0, c->snd_nxt, NULL, 0, now);
+}
+
+/* RST from a connection (ABORT, SO_LINGER 0): <SEQ=SND.NXT><CTL=RST,ACK>,
+ * as Linux's tcp_send_active_reset. */
+void tcp_send_rst_for(struct tcp_conn *c, tcp_time_t now)
+{
+    struct wire_seg seg = {0};
+    seg.flags = WIRE_RST | WIRE_ACK;
+    seg.seq = c->snd_max;
+    seg.ack = c->rcv_nxt;
+    add_timestamp(c, &seg, now);
+    tcp_emit(c->host, &c->e.tuple, &seg);
+}
+
+/* SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED after a simultaneous open), with
+ * the options we offer (RFC 9293 §3.7.1, RFC 7323, RFC 2018). No data. */
+void tcp_send_syn(struct tcp_conn *c, tcp_time_t now)
+{
+    const struct tcp_config *cfg = c->host->cfg;
+    struct wire_seg seg = {0};
+    bool synack = c->e.state == TCP_STATE_SYN_RECEIVED;
+    seg.flags = WIRE_SYN | (synack ? WIRE_ACK : 0);
+    seg.seq = c->iss;
+    seg.ack = synack ? c->rcv_nxt : 0;
+    uint32_t space = bytebuf_space(&c->rcv);
+    seg.window = (uint16_t)(space > 65535u ? 65535u : space); /* never scaled in a SYN (RFC 7323 §2.2) */
+    c->rcv_adv = c->rcv_nxt + seg.window;
+    seg.opt.present = WIRE_OPT_MSS;
+    seg.opt.mss = c->adv_mss;
+    /* In a SYN-ACK, offer only what the peer offered (RFC 7323 §1.3, RFC 2018 §2). */
+    if (cfg->tcp_window_scaling && (!synack || c->wscale_ok)) {
+        seg.opt.present |= WIRE_OPT_WSCALE;
+        seg.opt.wscale = c->rcv_wscale;
+    }
+    if (cfg->tcp_sack && (!synack || c->sack_ok))
+        seg.opt.present |= WIRE_OPT_SACK_PERM;
+    if (cfg->tcp_timestamps && (!synack || c->ts_ok)) {
+        seg.opt.present |= WIRE_OPT_TIMESTAMP;
+        seg.opt.ts_val = tcp_ts_now(now) + c->ts_offset;
+        seg.opt.ts_ecr = synack ? c->ts_recent : 0;
+    }
+    if (seq_gt(c->iss + 1, c->snd_max) || c->snd_max == c->iss)
+        c->snd_max = c->iss + 1;
+    c->snd_nxt = c->iss + 1;
+    tcp_emit(c->host, &c->e.tuple, &seg);
+}
+
+static uint32_t in_flight(const struct tcp_conn *c) { return c->snd_nxt - c->snd_una; }
+
+static void arm_rtx(struct tcp_conn *c, tcp_time_t now)
+{
+    if (c->rtx_at == TCP_TIME_NEVER) {
+        c->rtx_at = now + c->rto_us;
+        tcp_conn_arm_timer(c);
+    }
+}
+
+/* Sends new data and the FIN as far as the windows allow (RFC 9293 §3.8.6,
+ * RFC 5681 §3.1 for cwnd). */
+void tcp_output(struct tcp_conn *c, tcp_time_t now)
+{
+    if (!tcp_conn_synchronized(c) || c->e.state == TCP_STATE_SYN_RECEIVED)
+        return;
+    struct tcp_host *h = c->host;
+    uint32_t data_end = c->snd_una + bytebuf_len(&c->snd);
+    uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
+    bool sent = false;
+    for (;;) {
+        if (!seq_lt(c->snd_nxt, data_end))
+            break;
+        uint32_t avail = data_end - c->snd_nxt;
+        uint32_t flight = in_flight(c);
+        uint32_t room = wnd > flight ? wnd - flight : 0;
+        uint32_t len = avail < c->mss ? avail : c->mss;
+        if (len > room) {
+            /* Sender SWS avoidance (RFC 9293 §3.8.6.2.1): send a partial
+             * segment only if it is all we have or the window allows half
+             * the peer's maximum window. */
+            if (room == 0 || (room < avail && room < c->max_snd_wnd / 2))
+                break;
+            len = room;
+        }
+        /* Nagle (RFC 9293 §3.7.4): hold a small segment while data is in flight. */
+        if (len < c->mss && flight > 0 && !c->opt.nodelay && !(c->fin_queued))
+            break;
+        uint32_t off = c->snd_nxt - c->snd_una;
+        const uint8_t *p = bytebuf_view(&c->snd, off, len, h->scratch);
+        bool last = c->snd_nxt + len == data_end;
+        bool fin = last && c->fin_queued;
+        bool rtx = seq_lt(c->snd_nxt, c->snd_max);
+        if (rtx)
+            h->stats->RetransSegs++;
+        else if (!c->rtt_start) {
+            c->rtt_seq = c->snd_nxt;
+            c->rtt_start = now;
+        }
+        send_segment(c, (last ? WIRE_PSH : 0) | (fin ? WIRE_FIN : 0), c->snd_nxt, p, len, now);
+        c->snd_nxt += len;
+        if (fin) {
+            c->fin_sent = true;
+            c->fin_seq = c->snd_nxt;
+            c->snd_nxt++;
+        }
+        if (seq_gt(c->snd_nxt, c->snd_max))
+            c->snd_max = c->snd_nxt;
+        sent = true;
+    }
+    /* A FIN with no data left to carry it. */
+    if (c->fin_queued && c->snd_nxt == data_end && (!c->fin_sent || c->snd_nxt == c->fin_seq)) {
+        if (c->fin_sent)
+            h->stats->RetransSegs++;
+        send_segment(c, WIRE_FIN, c->snd_nxt, NULL, 0, now);
+        c->fin_sent = true;
+        c->fin_seq = c->snd_nxt;
+        c->snd_nxt++;
+        if (seq_gt(c->snd_nxt, c->snd_max))
+            c->snd_max = c->snd_nxt;
+        sent = true;
+    }
+    if (sent || in_flight(c))
+        arm_rtx(c, now);
+    else if (seq_lt(c->snd_nxt, data_end) && c->snd_wnd == 0)
+        arm_rtx(c, now); /* zero window: the timer sends a window probe */
+}
+
+/* RFC 6298 §5.4-5.6 (and go-back-N, RFC 9293 §3.8.1): on expiry retransmit
+ * from SND.UNA, double the RTO, count towards the retry limit. */
+void tcp_retransmit_timeout(struct tcp_conn *c, tcp_time_t now)
+{
+    struct tcp_host *h = c->host;
+    const struct tcp_config *cfg = h->cfg;
+    c->rtx_at = TCP_TIME_NEVER;
+    bool syn_phase = c->e.state == TCP_STATE_SYN_SENT || c->e.state == TCP_STATE_SYN_RECEIVED;
+    bool zero_window_probe = !syn_phase && c->snd_una == c->snd_max && c->snd_wnd == 0 &&
+                             bytebuf_len(&c->snd) > 0;
+    int limit;
+    if (syn_phase)
+        limit = c->opt.syn_retries;
+    else if (c->orphan)
+        limit = cfg->tcp_orphan_retries ? (int)cfg->tcp_orphan_retries : 8;
+    else
+        limit = (int)cfg->tcp_retries2;
+    if (!zero_window_probe && c->backoff >= limit) {
+        h->stats->TCPAbortOnTimeout++;
+        if (syn_phase)
+            h->stats->AttemptFails++;
+        tcp_conn_done(c, ETIMEDOUT, now);
+        return;
+    }
+    h->stats->TCPTimeouts++;
+    c->backoff++;
+    c->rtt_start = 0; /* Karn: no sample from a retransmitted segment */
+    /* SYN retries: tcp_syn_linear_timeouts at the initial RTO, then doubling. */
+    if (syn_phase && c->backoff <= cfg->tcp_syn_linear_timeouts)
+        c->rto_us = (uint32_t)(cfg->tcp_rto_initial_ms * 1000);
+    else {
+        uint64_t rto = (uint64_t)c->rto_us * 2;
+        uint64_t max = (uint64_t)cfg->tcp_rto_max_ms * 1000;
+        c->rto_us = (uint32_t)(rto > max ? max : rto);
+    }
+    if (syn_phase) {
+        h->stats->TCPSynRetrans++;
+        h->stats->RetransSegs++;
+        tcp_send_syn(c, now);
+        c->rtx_at = now + c->rto_us;
+        tcp_conn_arm_timer(c);
+        return;
+    }
+    if (zero_window_probe) {
+        /* RFC 9293 §3.8.6.1: probe the zero window. Like Linux
+         * (tcp_xmit_probe_skb), an old sequence number that the peer must
+         * answer with an ACK carrying its current window. */
+        send_segment(c, 0, c->snd_una - 1, NULL, 0, now);
+        c->backoff--; /* persist probes do not count towards tcp_retries2 */
+        c->rtx_at = now + c->rto_us;
+        tcp_conn_arm_timer(c);
+        return;
+    }
+    /* RFC 5681 §3.1: after a timeout, ssthresh = max(FlightSize/2, 2*SMSS), cwnd = 1 SMSS. */
+    uint32_t flight = c->snd_max - c->snd_una;
+    c->ssthresh = flight / 2 > 2u * c->mss ? flight / 2 : 2u * c->mss;
+    c->cwnd = c->mss;
+    c->snd_nxt = c->snd_una;
+    tcp_output(c, now);
+    if (c->rtx_at == TCP_TIME_NEVER) {
+        c->rtx_at = now + c->rto_us;
+        tcp_conn_arm_timer(c);
+    }
+}

@@ -1,0 +1,194 @@
+/* wire/ — the segment codec: IPv4/IPv6 + TCP headers, options, checksums,
+ * sequence-number arithmetic. Sans-I/O: pure functions over byte spans, no
+ * allocation, no globals (DESIGN.md §1). */
+#ifndef SYNACK_WIRE_H
+#define SYNACK_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- Sequence-number arithmetic modulo 2^32 (RFC 9293 §3.4) ---- */
+static inline bool seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+static inline bool seq_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
+static inline bool seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
+static inline bool seq_ge(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
+/* lo <= x < hi, modulo 2^32. */
+static inline bool seq_in(uint32_t x, uint32_t lo, uint32_t hi) { return x - lo < hi - lo; }
+static inline uint32_t seq_max(uint32_t a, uint32_t b) { return seq_gt(a, b) ? a : b; }
+static inline uint32_t seq_min(uint32_t a, uint32_t b) { return seq_lt(a, b) ? a : b; }
+
+/* ---- Addresses ----
+ * One 16-byte form for both families: IPv4 is stored IPv4-mapped
+ * (::ffff:a.b.c.d, RFC 4291 §2.5.5.2), so tuples compare and hash alike. */
+struct wire_addr {
+    uint8_t b[16];
+};
+
+struct wire_addr wire_addr_v4(uint32_t host_order);             /* a.b.c.d as 0xaabbccdd */
+struct wire_addr wire_addr_v6(const uint8_t bytes[16]);
+bool wire_addr_is_v4(const struct wire_addr *a);
+uint32_t wire_addr_v4_host(const struct wire_addr *a);          /* valid if is_v4 */
+bool wire_addr_eq(const struct wire_addr *a, const struct wire_addr *b);
+bool wire_addr_is_unspecified(const struct wire_addr *a);       /* 0.0.0.0 or :: */
+/* Parses "10.0.0.1" or "fd00::1"; returns false on bad text. */
+bool wire_addr_parse(const char *text, struct wire_addr *out);
+/* Writes "10.0.0.1" / "fd00::1" (no brackets); returns buf. */
+#define WIRE_ADDR_STRLEN 46
+char *wire_addr_str(const struct wire_addr *a, char buf[WIRE_ADDR_STRLEN]);
+
+struct wire_endpoint {
+    struct wire_addr addr;
+    uint16_t port; /* host order */
+};
+/* "10.0.0.1:80" or "[fd00::1]:80". */
+#define WIRE_ENDPOINT_STRLEN (WIRE_ADDR_STRLEN + 8)
+char *wire_endpoint_str(const struct wire_endpoint *e, char buf[WIRE_ENDPOINT_STRLEN]);
+/* Parses "HOST:PORT" / "[V6]:PORT"; returns false on bad text. */
+bool wire_endpoint_parse(const char *text, struct wire_endpoint *out);
+
+/* A connection's 4-tuple as seen from one side: src is the local end on
+ * output, the remote end on input (it is simply the header's fields). */
+struct wire_tuple {
+    struct wire_addr src, dst;
+    uint16_t sport, dport; /* host order */
+};
+/* The same tuple seen from the other end. */
+struct wire_tuple wire_tuple_reverse(const struct wire_tuple *t);
+bool wire_tuple_eq(const struct wire_tuple *a, const struct wire_tuple *b);
+
+/* ---- TCP header ---- */
+enum {
+    WIRE_FIN = 0x01,
+    WIRE_SYN = 0x02,
+    WIRE_RST = 0x04,
+    WIRE_PSH = 0x08,
+    WIRE_ACK = 0x10,
+    WIRE_URG = 0x20,
+    WIRE_ECE = 0x40,
+    WIRE_CWR = 0x80,
+};
+
+enum {
+    WIRE_OPT_MSS = 1u << 0,
+    WIRE_OPT_WSCALE = 1u << 1,
+    WIRE_OPT_SACK_PERM = 1u << 2,
+    WIRE_OPT_SACK = 1u << 3,
+    WIRE_OPT_TIMESTAMP = 1u << 4,
+};
+
+#define WIRE_MAX_SACK_BLOCKS 4
+#define WIRE_MAX_WSCALE 14 /* RFC 7323 §2.3 */
+
+struct wire_sack_block {
+    uint32_t left, right; /* [left, right) */
+};
+
+struct wire_tcp_options {
+    uint8_t present; /* WIRE_OPT_* bits */
+    uint8_t wscale;
+    uint8_t sack_count;
+    uint16_t mss;
+    uint32_t ts_val, ts_ecr;
+    struct wire_sack_block sack[WIRE_MAX_SACK_BLOCKS];
+};
+
+/* A parsed (or to-be-built) TCP segment inside its IP packet. */
+struct wire_seg {
+    struct wire_tuple tuple;
+    uint8_t ip_version; /* 4 or 6 */
+    uint8_t ttl;        /* TTL / hop limit; 0 on build means 64 */
+    uint8_t flags;      /* WIRE_FIN... */
+    uint8_t tos;        /* IPv4 TOS / IPv6 traffic class (ECN bits) */
+    uint32_t seq, ack;
+    uint16_t window; /* as on the wire, unscaled */
+    uint16_t urg_ptr;
+    struct wire_tcp_options opt;
+    const uint8_t *payload;
+    uint32_t payload_len;
+};
+
+/* Sequence space a segment occupies: payload + SYN + FIN (RFC 9293 §3.4). */
+static inline uint32_t wire_seg_len(const struct wire_seg *s)
+{
+    return s->payload_len + !!(s->flags & WIRE_SYN) + !!(s->flags & WIRE_FIN);
+}
+
+/* ---- Why an input was rejected: one table, used for the reason names and
+ * the counters (`InErrs`, `InCsumErrors` are sums over it). ---- */
+#define WIRE_ERRORS(X)                                                                \
+    X(OK, "ok")                                                                       \
+    X(TRUNCATED_IP, "truncated IP header")                                            \
+    X(BAD_IP_VERSION, "IP version is neither 4 nor 6")                                \
+    X(BAD_IHL, "IPv4 header length below 20 bytes or past the packet")                \
+    X(BAD_IP_LENGTH, "IP total/payload length disagrees with the packet")            \
+    X(BAD_IP_CHECKSUM, "bad IPv4 header checksum")                                    \
+    X(IP_FRAGMENT, "IP fragment (not reassembled)")                                   \
+    X(NOT_TCP, "IP payload is not TCP")                                               \
+    X(BAD_IP_ADDRESS, "source is multicast, broadcast or unspecified")               \
+    X(TRUNCATED_TCP, "truncated TCP header")                                          \
+    X(BAD_DATA_OFFSET, "TCP data offset below 5 or past the segment")                 \
+    X(BAD_OPTION_LENGTH, "TCP option length is malformed or runs past the header")    \
+    X(BAD_TCP_CHECKSUM, "bad TCP checksum")                                           \
+    X(PORT_ZERO, "source or destination port is 0")                                   \
+    X(SYN_FIN, "SYN and FIN both set")                                                \
+    X(SYN_RST, "SYN and RST both set")                                                \
+    X(NO_FLAGS, "no control flag set (null scan)")                                    \
+    X(BUFFER_TOO_SMALL, "output buffer too small")
+
+enum wire_err {
+#define WIRE_ERR_ENUM(name, text) WIRE_ERR_##name,
+    WIRE_ERRORS(WIRE_ERR_ENUM)
+#undef WIRE_ERR_ENUM
+    WIRE_ERR_COUNT
+};
+
+const char *wire_err_name(enum wire_err e); /* "BAD_TCP_CHECKSUM" */
+const char *wire_err_text(enum wire_err e); /* "bad TCP checksum" */
+
+enum {
+    WIRE_PARSE_NO_CHECKSUM = 1u << 0, /* trust checksums (captures with offload) */
+    WIRE_PARSE_LENIENT = 1u << 1,     /* observer: keep SYN+FIN, null scans etc. */
+};
+
+/* Parses a whole IP packet (starting at the IP header). On success fills
+ * *out (payload points into pkt) and returns WIRE_ERR_OK. Never reads past
+ * len. RFC 9293 §3.1 (header), §3.2 (options), RFC 8200 (IPv6 extension
+ * headers: hop-by-hop, routing, destination options are skipped; fragment
+ * headers reject). */
+enum wire_err wire_parse(const uint8_t *pkt, size_t len, unsigned flags, struct wire_seg *out);
+
+/* Parses only the TCP header + options at tcp[0..len); addresses are taken
+ * from *out->tuple (already filled) for the checksum unless
+ * WIRE_PARSE_NO_CHECKSUM. */
+enum wire_err wire_parse_tcp(const uint8_t *tcp, size_t len, unsigned flags, struct wire_seg *out);
+
+/* Parses TCP options; unknown kinds are skipped by their length
+ * (RFC 9293 §3.2). Returns WIRE_ERR_OK or WIRE_ERR_BAD_OPTION_LENGTH. */
+enum wire_err wire_parse_options(const uint8_t *opt, size_t len, struct wire_tcp_options *out);
+
+/* Upper bound on the packet wire_build writes for a segment. */
+#define WIRE_MAX_HEADER (40 + 60)
+size_t wire_build_len(const struct wire_seg *s);
+
+/* Builds the IP packet for *s into buf (IPv4 if the tuple's addresses are
+ * IPv4-mapped, else IPv6), options in Linux's order (MSS, SACK-permitted,
+ * timestamps, window scale, SACK blocks; NOP padding to 4 bytes), both
+ * checksums filled. Returns the packet length, or 0 if cap is too small. */
+size_t wire_build(uint8_t *buf, size_t cap, const struct wire_seg *s);
+
+/* Internet checksum (RFC 1071) helpers. */
+uint32_t wire_csum_add(uint32_t sum, const void *data, size_t len);
+uint16_t wire_csum_fold(uint32_t sum);
+/* TCP checksum over pseudo-header + segment bytes (checksum field as is). */
+uint16_t wire_tcp_checksum(const struct wire_addr *src, const struct wire_addr *dst,
+                           const uint8_t *tcp, size_t len);
+
+/* tcpdump's flag letters, in tcpdump's order: "S", "S.", "F.", "P.", "R.",
+ * "[none]" when no flag is set. buf needs 10 bytes. */
+#define WIRE_FLAGS_STRLEN 10
+char *wire_flags_str(uint8_t flags, char buf[WIRE_FLAGS_STRLEN]);
+/* Parses tcpdump letters ("S.", "FP.") back into flags; false on bad text. */
+bool wire_flags_parse(const char *text, uint8_t *flags);
+
+#endif

@@ -1,0 +1,247 @@
+/* Parsing: IPv4 (RFC 791), IPv6 (RFC 8200), TCP header and options
+ * (RFC 9293 §3.1, §3.2; RFC 7323; RFC 2018). Every read is bounds-checked
+ * against the span given; nothing is copied, the payload points into it. */
+#include <string.h>
+
+#include "wire/wire.h"
+
+static inline uint16_t load16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t load32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+enum {
+    OPT_EOL = 0, /* RFC 9293 §3.2 */
+    OPT_NOP = 1,
+    OPT_MSS = 2,
+    OPT_WSCALE = 3,    /* RFC 7323 §2.2 */
+    OPT_SACK_PERM = 4, /* RFC 2018 §2 */
+    OPT_SACK = 5,      /* RFC 2018 §3 */
+    OPT_TIMESTAMP = 8, /* RFC 7323 §3.2 */
+};
+
+enum wire_err wire_parse_options(const uint8_t *opt, size_t len, struct wire_tcp_options *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t i = 0;
+    while (i < len) {
+        uint8_t kind = opt[i];
+        if (kind == OPT_EOL) /* the rest is padding (RFC 9293 §3.2) */
+            break;
+        if (kind == OPT_NOP) {
+            i++;
+            continue;
+        }
+        /* Every other kind has a length byte counting kind and length
+         * (RFC 9293 §3.2); one below 2 or past the header is malformed. */
+        if (len - i < 2)
+            return WIRE_ERR_BAD_OPTION_LENGTH;
+        size_t olen = opt[i + 1];
+        if (olen > len - i)
+            return WIRE_ERR_BAD_OPTION_LENGTH;
+        const uint8_t *v = opt + i + 2;
+        /* A known kind with the wrong length is skipped, as Linux's
+         * tcp_parse_options() does, rather than failing the segment. */
+        switch (kind) {
+        case OPT_MSS:
+            if (olen == 4) {
+                out->mss = load16(v);
+                out->present |= WIRE_OPT_MSS;
+            }
+            break;
+        case OPT_WSCALE:
+            if (olen == 3) { /* shifts above 14 are taken as 14 (RFC 7323 §2.3) */
+                out->wscale = v[0] > WIRE_MAX_WSCALE ? WIRE_MAX_WSCALE : v[0];
+                out->present |= WIRE_OPT_WSCALE;
+            }
+            break;
+        case OPT_SACK_PERM:
+            if (olen == 2)
+                out->present |= WIRE_OPT_SACK_PERM;
+            break;
+        case OPT_SACK:
+            if (olen >= 10 && (olen - 2) % 8 == 0) {
+                size_t n = (olen - 2) / 8;
+                if (n > WIRE_MAX_SACK_BLOCKS) /* cannot fit in 40 bytes anyway */
+                    n = WIRE_MAX_SACK_BLOCKS;
+                for (size_t b = 0; b < n; b++) {
+                    out->sack[b].left = load32(v + 8 * b);
+                    out->sack[b].right = load32(v + 8 * b + 4);
+                }
+                out->sack_count = (uint8_t)n;
+                out->present |= WIRE_OPT_SACK;
+            }
+            break;
+        case OPT_TIMESTAMP:
+            if (olen == 10) {
+                out->ts_val = load32(v);
+                out->ts_ecr = load32(v + 4);
+                out->present |= WIRE_OPT_TIMESTAMP;
+            }
+            break;
+        default: /* unknown kinds are skipped by their length (RFC 9293 §3.2) */
+            break;
+        }
+        i += olen;
+    }
+    return WIRE_ERR_OK;
+}
+
+enum wire_err wire_parse_tcp(const uint8_t *tcp, size_t len, unsigned flags, struct wire_seg *out)
+{
+    if (len < 20)
+        return WIRE_ERR_TRUNCATED_TCP;
+    size_t header_len = (size_t)(tcp[12] >> 4) * 4; /* data offset, RFC 9293 §3.1 */
+    if (header_len < 20 || header_len > len)
+        return WIRE_ERR_BAD_DATA_OFFSET;
+    if (!(flags & WIRE_PARSE_NO_CHECKSUM) &&
+        wire_tcp_checksum(&out->tuple.src, &out->tuple.dst, tcp, len) != 0)
+        return WIRE_ERR_BAD_TCP_CHECKSUM;
+    enum wire_err err = wire_parse_options(tcp + 20, header_len - 20, &out->opt);
+    if (err != WIRE_ERR_OK)
+        return err;
+
+    out->tuple.sport = load16(tcp);
+    out->tuple.dport = load16(tcp + 2);
+    out->seq = load32(tcp + 4);
+    out->ack = load32(tcp + 8);
+    out->flags = tcp[13];
+    out->window = load16(tcp + 14);
+    out->urg_ptr = load16(tcp + 18);
+    out->payload = tcp + header_len;
+    out->payload_len = (uint32_t)(len - header_len);
+
+    if (flags & WIRE_PARSE_LENIENT)
+        return WIRE_ERR_OK;
+    if (out->tuple.sport == 0 || out->tuple.dport == 0)
+        return WIRE_ERR_PORT_ZERO;
+    /* Contradictory control bits: Linux drops SYN+FIN and SYN+RST
+     * (tcp_rcv_state_process, tcp_validate_incoming); RFC 9293 §3.10.7. */
+    if ((out->flags & (WIRE_SYN | WIRE_FIN)) == (WIRE_SYN | WIRE_FIN))
+        return WIRE_ERR_SYN_FIN;
+    if ((out->flags & (WIRE_SYN | WIRE_RST)) == (WIRE_SYN | WIRE_RST))
+        return WIRE_ERR_SYN_RST;
+    if (out->flags == 0)
+        return WIRE_ERR_NO_FLAGS;
+    return WIRE_ERR_OK;
+}
+
+/* RFC 1122 §3.2.1.3, RFC 5735: multicast (224/4), limited broadcast and
+ * 0.0.0.0 are never the ends of a TCP connection. */
+static bool ipv4_addr_is_unicast(uint32_t a)
+{
+    return (a >> 28) != 0xe && a != 0xffffffffu && a != 0;
+}
+
+static enum wire_err parse_ipv4(const uint8_t *pkt, size_t len, unsigned flags,
+                                struct wire_seg *out)
+{
+    if (len < 20)
+        return WIRE_ERR_TRUNCATED_IP;
+    size_t header_len = (size_t)(pkt[0] & 0x0f) * 4; /* IHL, RFC 791 §3.1 */
+    if (header_len < 20 || header_len > len)
+        return WIRE_ERR_BAD_IHL;
+    /* Bytes past the total length (Ethernet padding) are ignored. */
+    size_t total_len = load16(pkt + 2);
+    if (total_len < header_len || total_len > len)
+        return WIRE_ERR_BAD_IP_LENGTH;
+    if (!(flags & WIRE_PARSE_NO_CHECKSUM) && wire_csum_fold(wire_csum_add(0, pkt, header_len)) != 0)
+        return WIRE_ERR_BAD_IP_CHECKSUM;
+    if (load16(pkt + 6) & 0x3fff) /* MF set or fragment offset != 0 */
+        return WIRE_ERR_IP_FRAGMENT;
+    if (pkt[9] != 6)
+        return WIRE_ERR_NOT_TCP;
+
+    uint32_t src = load32(pkt + 12), dst = load32(pkt + 16);
+    if (!(flags & WIRE_PARSE_LENIENT) && (!ipv4_addr_is_unicast(src) || !ipv4_addr_is_unicast(dst)))
+        return WIRE_ERR_BAD_IP_ADDRESS;
+    out->tuple.src = wire_addr_v4(src);
+    out->tuple.dst = wire_addr_v4(dst);
+    out->ip_version = 4;
+    out->tos = pkt[1];
+    out->ttl = pkt[8];
+    return wire_parse_tcp(pkt + header_len, total_len - header_len, flags, out);
+}
+
+/* RFC 4291 §2.7: multicast (ff00::/8) is never a source; :: is never a
+ * destination (§2.5.2), and as a source it cannot own a connection. */
+static bool ipv6_addr_is_unicast(const struct wire_addr *a)
+{
+    return a->b[0] != 0xff && !wire_addr_is_unspecified(a);
+}
+
+enum {
+    IPV6_HOP_BY_HOP = 0, /* RFC 8200 §4.3 */
+    IPV6_TCP = 6,
+    IPV6_ROUTING = 43,  /* RFC 8200 §4.4 */
+    IPV6_FRAGMENT = 44, /* RFC 8200 §4.5 */
+    IPV6_DEST_OPTS = 60,
+};
+
+static enum wire_err parse_ipv6(const uint8_t *pkt, size_t len, unsigned flags,
+                                struct wire_seg *out)
+{
+    if (len < 40)
+        return WIRE_ERR_TRUNCATED_IP;
+    size_t end = 40 + (size_t)load16(pkt + 4); /* payload length, RFC 8200 §3 */
+    if (end > len)
+        return WIRE_ERR_BAD_IP_LENGTH;
+
+    /* Walk the extension headers (RFC 8200 §4): each is at least 8 bytes,
+     * so the walk ends. */
+    uint8_t next = pkt[6];
+    size_t off = 40;
+    while (next != IPV6_TCP) {
+        switch (next) {
+        case IPV6_HOP_BY_HOP:
+        case IPV6_ROUTING:
+        case IPV6_DEST_OPTS: {
+            if (end - off < 2)
+                return WIRE_ERR_TRUNCATED_IP;
+            size_t ext_len = ((size_t)pkt[off + 1] + 1) * 8; /* RFC 8200 §4.3 */
+            if (ext_len > end - off)
+                return WIRE_ERR_TRUNCATED_IP;
+            next = pkt[off];
+            off += ext_len;
+            break;
+        }
+        case IPV6_FRAGMENT:
+            return WIRE_ERR_IP_FRAGMENT;
+        default: /* 59 (no next header), ESP, AH, UDP, ICMPv6... */
+            return WIRE_ERR_NOT_TCP;
+        }
+    }
+
+    out->tuple.src = wire_addr_v6(pkt + 8);
+    out->tuple.dst = wire_addr_v6(pkt + 24);
+    /* IPv4-mapped addresses in an IPv6 header would alias IPv4 tuples; Linux
+     * drops them too (ip6_rcv_core). Refused even when lenient. */
+    if (wire_addr_is_v4(&out->tuple.src) || wire_addr_is_v4(&out->tuple.dst))
+        return WIRE_ERR_BAD_IP_ADDRESS;
+    if (!(flags & WIRE_PARSE_LENIENT) &&
+        (!ipv6_addr_is_unicast(&out->tuple.src) || !ipv6_addr_is_unicast(&out->tuple.dst)))
+        return WIRE_ERR_BAD_IP_ADDRESS;
+    out->ip_version = 6;
+    out->tos = (uint8_t)((pkt[0] & 0x0f) << 4 | pkt[1] >> 4); /* traffic class */
+    out->ttl = pkt[7];
+    return wire_parse_tcp(pkt + off, end - off, flags, out);
+}
+
+enum wire_err wire_parse(const uint8_t *pkt, size_t len, unsigned flags, struct wire_seg *out)
+{
+    if (len == 0)
+        return WIRE_ERR_TRUNCATED_IP;
+    switch (pkt[0] >> 4) {
+    case 4:
+        return parse_ipv4(pkt, len, flags, out);
+    case 6:
+        return parse_ipv6(pkt, len, flags, out);
+    default:
+        return WIRE_ERR_BAD_IP_VERSION;
+    }
+}
