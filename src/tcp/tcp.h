@@ -58,7 +58,7 @@ struct tcp_conn {
      * snd_una on a timeout (go-back-N); snd_max is the highest ever sent. */
     uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, max_snd_wnd;
     /* Receive sequence space. rcv_adv: right edge we advertised. */
-    uint32_t irs, rcv_nxt, rcv_adv;
+    uint32_t irs, rcv_nxt, rcv_adv, max_rcv_wnd;
     uint32_t cwnd, ssthresh;
     uint16_t mss;     /* effective send MSS (payload bytes per segment) */
     uint16_t adv_mss; /* what we announced */
@@ -121,6 +121,8 @@ struct tcp_listener {
     uint32_t accept_q_len;
     struct tcp_conn *accept_head, *accept_tail;
     struct tcp_sockopts opt; /* inherited by children */
+    tcp_time_t last_overflow; /* when the SYN queue last overflowed (cookies) */
+    bool overflowed;
     struct tcp_listener *next;
 };
 
@@ -138,7 +140,7 @@ struct tcp_host {
     const struct tcp_config *cfg;
     struct tcp_counters *stats;
     struct tcp_host_ops ops;
-    uint8_t isn_key[16], port_key[16], ts_key[16];
+    uint8_t isn_key[16], port_key[16], ts_key[16], cookie_key[2][16];
     struct hash_table table; /* every tcp_entry by 4-tuple */
     struct timer_wheel timers;
     struct tcp_listener *listeners;
@@ -181,6 +183,23 @@ void tcp_listen_input(struct tcp_host *h, struct tcp_listener *l, const struct w
                       const struct wire_tuple *local_tuple, tcp_time_t now);
 void tcp_req_input(struct tcp_host *h, struct tcp_req *r, const struct wire_seg *seg, tcp_time_t now);
 void tcp_req_timer(struct tcp_host *h, struct tcp_req *r, tcp_time_t now);
+
+/* ---- SYN cookies (RFC 4987 §3.6, Linux syncookies.c) ---- */
+#define TCP_COOKIE_MSS_COUNT 4
+/* The MSS a cookie can carry: the largest table entry not above mss. */
+unsigned tcp_cookie_mss_index(uint16_t mss, bool ipv6);
+uint16_t tcp_cookie_mss(unsigned index, bool ipv6);
+/* The ISN of a cookie SYN-ACK for the peer's ISN, 4-tuple and time. */
+uint32_t tcp_cookie_make(const struct tcp_host *h, const struct wire_tuple *local_view, uint32_t peer_isn,
+                         unsigned mss_index, tcp_time_t now);
+/* The MSS index a returned cookie (SEG.ACK - 1) carries, or -1 if it is
+ * forged, for another 4-tuple or peer ISN, or older than two minutes. */
+int tcp_cookie_check(const struct tcp_host *h, const struct wire_tuple *local_view, uint32_t peer_isn,
+                     uint32_t cookie, tcp_time_t now);
+/* Options a cookie SYN-ACK hides in the low bits of its TSval (Linux
+ * cookie_init_timestamp): window scale (0xf: none), SACK-permitted. */
+uint32_t tcp_cookie_ts_encode(uint32_t ts_now, int wscale, bool sack);
+bool tcp_cookie_ts_decode(uint32_t ts_ecr, int *wscale, bool *sack);
 
 /* ---- TIME-WAIT ---- */
 /* Replaces c in the table with a TIME-WAIT entry lasting `len`. */

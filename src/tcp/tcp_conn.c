@@ -125,11 +125,12 @@ ssize_t tcp_recv(struct tcp_conn *c, void *buf, size_t len, tcp_time_t now)
         uint32_t before = seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
         bytebuf_copy_out(&c->rcv, 0, buf, n);
         bytebuf_consume(&c->rcv, n);
-        uint32_t space = bytebuf_space(&c->rcv);
-        uint32_t threshold = c->rcv.limit / 2 < c->adv_mss ? c->rcv.limit / 2 : c->adv_mss;
+        uint32_t after = bytebuf_space(&c->rcv);
         bool open = c->e.state == TCP_STATE_ESTABLISHED || c->e.state == TCP_STATE_FIN_WAIT_1 ||
                     c->e.state == TCP_STATE_FIN_WAIT_2;
-        if (open && space >= before + 2u * threshold)
+        /* Linux tcp_cleanup_rbuf: update when the window had fallen to half
+         * its largest or less and reading at least doubles it. */
+        if (open && 2u * before <= c->max_rcv_wnd && after >= 2u * before && after >= c->adv_mss)
             tcp_send_ack(c, now); /* window update */
         return n;
     }

@@ -17,9 +17,9 @@ void tcp_host_init(struct tcp_host *h, const struct tcp_config *cfg, struct tcp_
     h->ops = *ops;
     /* Independent keys per use, derived from the host secret (RFC 6528 §3:
      * the secret must not be derivable from what the ISNs show). */
-    static const char *const ctx[3] = {"isn-key", "port-key", "tsoffset"};
-    uint8_t *keys[3] = {h->isn_key, h->port_key, h->ts_key};
-    for (int i = 0; i < 3; i++)
+    static const char *const ctx[5] = {"isn-key", "port-key", "tsoffset", "cookie-0", "cookie-1"};
+    uint8_t *keys[5] = {h->isn_key, h->port_key, h->ts_key, h->cookie_key[0], h->cookie_key[1]};
+    for (int i = 0; i < 5; i++)
         crypto_generichash(keys[i], 16, (const uint8_t *)ctx[i], strlen(ctx[i]), secret, 32);
     hash_table_init(&h->table, 1024);
     timer_wheel_init(&h->timers, now);

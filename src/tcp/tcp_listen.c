@@ -73,8 +73,9 @@ static uint16_t listener_mss(const struct tcp_host *h, const struct tcp_listener
     return (uint16_t)mss;
 }
 
-/* The SYN-ACK of a half-open entry: options only as the SYN offered them. */
-static void send_synack(struct tcp_host *h, struct tcp_req *r, tcp_time_t now)
+/* The SYN-ACK of a half-open entry (or of a cookie): options only as the
+ * SYN offered them. */
+static void send_synack_ts(struct tcp_host *h, const struct tcp_req *r, uint32_t ts_val)
 {
     const struct tcp_listener *l = r->listener;
     struct wire_seg seg = {0};
@@ -92,10 +93,15 @@ static void send_synack(struct tcp_host *h, struct tcp_req *r, tcp_time_t now)
         seg.opt.present |= WIRE_OPT_SACK_PERM;
     if (r->ts_ok) {
         seg.opt.present |= WIRE_OPT_TIMESTAMP;
-        seg.opt.ts_val = tcp_ts_now(now) + tcp_ts_offset(h, &r->e.tuple);
+        seg.opt.ts_val = ts_val;
         seg.opt.ts_ecr = r->ts_recent;
     }
     tcp_emit(h, &r->e.tuple, &seg);
+}
+
+static void send_synack(struct tcp_host *h, const struct tcp_req *r, tcp_time_t now)
+{
+    send_synack_ts(h, r, tcp_ts_now(now) + tcp_ts_offset(h, &r->e.tuple));
 }
 
 static tcp_time_t synack_timeout(const struct tcp_host *h, unsigned retries)
@@ -115,6 +121,30 @@ static void req_drop(struct tcp_host *h, struct tcp_req *r, enum tcp_state to, t
     free(r);
 }
 
+static void req_from_syn(struct tcp_host *h, struct tcp_listener *l, const struct wire_seg *seg,
+                         const struct wire_tuple *local, struct tcp_req *r, tcp_time_t now);
+static struct tcp_conn *child_conn(struct tcp_host *h, const struct tcp_req *r, const struct wire_seg *seg,
+                                   bool from_cookie, tcp_time_t now);
+
+/* A stateless SYN-ACK whose ISN is a cookie (RFC 4987 §3.6). */
+static void send_cookie_synack(struct tcp_host *h, struct tcp_listener *l, const struct wire_seg *seg,
+                               const struct wire_tuple *local, tcp_time_t now)
+{
+    struct tcp_req r = {0};
+    req_from_syn(h, l, seg, local, &r, now);
+    bool v6 = !wire_addr_is_v4(&local->src);
+    unsigned index = tcp_cookie_mss_index(r.peer_mss, v6);
+    r.iss = tcp_cookie_make(h, local, r.irs, index, now);
+    if (!r.ts_ok) { /* without timestamps, window scale and SACK cannot survive */
+        r.peer_wscale = 0xff;
+        r.sack_ok = false;
+    }
+    uint32_t ts = tcp_cookie_ts_encode(tcp_ts_now(now) + tcp_ts_offset(h, local),
+                                       r.peer_wscale == 0xff ? -1 : r.peer_wscale, r.sack_ok);
+    h->stats->SyncookiesSent++;
+    send_synack_ts(h, &r, ts);
+}
+
 /* SYN to a listener: a half-open entry and a SYN-ACK. */
 static void syn_input(struct tcp_host *h, struct tcp_listener *l, const struct wire_seg *seg,
                       const struct wire_tuple *local, tcp_time_t now)
@@ -124,8 +154,19 @@ static void syn_input(struct tcp_host *h, struct tcp_listener *l, const struct w
         h->stats->ListenDrops++;
         return;
     }
-    if (syn_queue_full(h, l)) {
-        /* SYN cookies (RFC 4987 §3.6) are the listener issue's; until then, drop. */
+    /* tcp_syncookies: 0 never, 1 when the SYN queue is full, 2 always. */
+    bool full = syn_queue_full(h, l);
+    if (full) {
+        l->overflowed = true;
+        l->last_overflow = now;
+    }
+    int64_t cookies = h->cfg->tcp_syncookies;
+    if (cookies == 2 || (cookies == 1 && full)) {
+        h->stats->TCPReqQFullDoCookies += full;
+        send_cookie_synack(h, l, seg, local, now);
+        return;
+    }
+    if (full) {
         h->stats->TCPReqQFullDrop++;
         h->stats->ListenDrops++;
         return;
@@ -135,6 +176,18 @@ static void syn_input(struct tcp_host *h, struct tcp_listener *l, const struct w
         h->stats->ListenDrops++;
         return;
     }
+    req_from_syn(h, l, seg, local, r, now);
+    tcp_entry_insert(h, &r->e);
+    l->syn_q_len++;
+    tcp_set_state(h, &r->e, -1, TCP_STATE_SYN_RECEIVED, now);
+    send_synack(h, r, now);
+    timer_arm(&h->timers, &r->e.timer, now + synack_timeout(h, 0));
+}
+
+/* What a half-open entry keeps of a SYN. */
+static void req_from_syn(struct tcp_host *h, struct tcp_listener *l, const struct wire_seg *seg,
+                         const struct wire_tuple *local, struct tcp_req *r, tcp_time_t now)
+{
     const struct tcp_config *cfg = h->cfg;
     r->e.kind = TCP_ENTRY_REQ;
     r->e.state = TCP_STATE_LISTEN;
@@ -149,11 +202,53 @@ static void syn_input(struct tcp_host *h, struct tcp_listener *l, const struct w
     r->sack_ok = cfg->tcp_sack && (seg->opt.present & WIRE_OPT_SACK_PERM);
     r->ts_ok = cfg->tcp_timestamps && (seg->opt.present & WIRE_OPT_TIMESTAMP);
     r->ts_recent = seg->opt.ts_val;
-    tcp_entry_insert(h, &r->e);
-    l->syn_q_len++;
-    tcp_set_state(h, &r->e, -1, TCP_STATE_SYN_RECEIVED, now);
-    send_synack(h, r, now);
-    timer_arm(&h->timers, &r->e.timer, now + synack_timeout(h, 0));
+}
+
+/* The final ACK of a cookie handshake: if SEG.ACK-1 is a valid cookie for
+ * this 4-tuple and SEG.SEQ-1, the connection is made straight into the
+ * accept queue (Linux cookie_v4_check). Returns false if it was not one. */
+static bool cookie_ack_input(struct tcp_host *h, struct tcp_listener *l, const struct wire_seg *seg,
+                             const struct wire_tuple *local, tcp_time_t now)
+{
+    int64_t mode = h->cfg->tcp_syncookies;
+    /* Mode 1 looks at cookies only after a recent overflow (Linux
+     * tcp_synq_no_recent_overflow: two minutes). */
+    if (mode == 0 || (mode == 1 && (!l->overflowed || now - l->last_overflow > TCP_SEC(120))))
+        return false;
+    uint32_t peer_isn = seg->seq - 1;
+    int index = tcp_cookie_check(h, local, peer_isn, seg->ack - 1, now);
+    int wscale = -1;
+    bool sack = false;
+    bool has_ts = seg->opt.present & WIRE_OPT_TIMESTAMP;
+    if (index < 0 || (has_ts && !tcp_cookie_ts_decode(seg->opt.ts_ecr, &wscale, &sack))) {
+        h->stats->SyncookiesFailed++;
+        return false; /* answered with a RST, as any stray ACK */
+    }
+    h->stats->SyncookiesRecv++;
+    if (accept_queue_full(l)) {
+        h->stats->ListenOverflows++;
+        h->stats->ListenDrops++;
+        return true;
+    }
+    bool v6 = !wire_addr_is_v4(&local->src);
+    struct tcp_req r = {0};
+    r.e.tuple = *local;
+    r.listener = l;
+    r.iss = seg->ack - 1;
+    r.irs = peer_isn;
+    r.peer_mss = tcp_cookie_mss((unsigned)index, v6);
+    r.ts_ok = has_ts && h->cfg->tcp_timestamps;
+    r.ts_recent = seg->opt.ts_val;
+    r.peer_wscale = wscale >= 0 && h->cfg->tcp_window_scaling ? (uint8_t)wscale : 0xff;
+    r.sack_ok = sack && h->cfg->tcp_sack;
+    struct tcp_conn *c = child_conn(h, &r, seg, true, now);
+    if (!c) {
+        h->stats->ListenDrops++;
+        return true;
+    }
+    if (seg->payload_len || (seg->flags & WIRE_FIN))
+        tcp_conn_input(c, seg, now); /* data on the cookie ACK is not lost */
+    return true;
 }
 
 /* RFC 9293 §3.10.7.2: LISTEN. */
@@ -162,6 +257,8 @@ void tcp_listen_input(struct tcp_host *h, struct tcp_listener *l, const struct w
 {
     if (seg->flags & WIRE_RST)
         return; /* first: ignore a RST */
+    if ((seg->flags & (WIRE_ACK | WIRE_SYN)) == WIRE_ACK && cookie_ack_input(h, l, seg, local, now))
+        return;
     if (seg->flags & WIRE_ACK) {
         /* second: any ACK is bad here: <SEQ=SEG.ACK><CTL=RST> */
         h->stats->ListenDrops += !(seg->flags & WIRE_SYN);
@@ -188,9 +285,11 @@ void tcp_req_timer(struct tcp_host *h, struct tcp_req *r, tcp_time_t now)
     timer_arm(&h->timers, &r->e.timer, now + synack_timeout(h, r->retries));
 }
 
-/* The full connection that the final ACK of a passive open creates. */
-static struct tcp_conn *req_to_conn(struct tcp_host *h, struct tcp_req *r, const struct wire_seg *seg,
-                                    tcp_time_t now)
+/* The full connection that the final ACK of a passive open creates, from
+ * a half-open entry or a cookie's reconstruction of one (from_cookie: no
+ * round-trip sample). Queued for accept(). */
+static struct tcp_conn *child_conn(struct tcp_host *h, const struct tcp_req *r, const struct wire_seg *seg,
+                                   bool from_cookie, tcp_time_t now)
 {
     struct tcp_listener *l = r->listener;
     struct tcp_conn *c = tcp_conn_new(h, &r->e.tuple, &l->opt);
@@ -202,6 +301,7 @@ static struct tcp_conn *req_to_conn(struct tcp_host *h, struct tcp_req *r, const
     c->snd_una = c->snd_nxt = c->snd_max = r->iss + 1;
     c->rcv_nxt = r->irs + 1;
     c->rcv_adv = c->rcv_nxt + synack_window(l);
+    c->max_rcv_wnd = synack_window(l);
     c->last_ack_sent = c->rcv_nxt;
     c->wscale_ok = r->peer_wscale != 0xff;
     c->snd_wscale = c->wscale_ok ? r->peer_wscale : 0;
@@ -219,7 +319,9 @@ static struct tcp_conn *req_to_conn(struct tcp_host *h, struct tcp_req *r, const
     c->max_snd_wnd = c->snd_wnd;
     c->snd_wl1 = seg->seq;
     c->snd_wl2 = seg->ack;
-    if (r->retries == 0) { /* RFC 6298 §2.2: the first sample, from the SYN-ACK */
+    if (from_cookie) {
+        /* no sample: keep the initial RTO */
+    } else if (r->retries == 0) { /* RFC 6298 §2.2: the first sample, from the SYN-ACK */
         tcp_time_t sent = r->e.timer.expires - synack_timeout(h, 0);
         tcp_time_t rtt = now > sent ? now - sent : 1;
         c->srtt_us = (uint32_t)rtt;
@@ -230,9 +332,6 @@ static struct tcp_conn *req_to_conn(struct tcp_host *h, struct tcp_req *r, const
         c->rto_us = 3000000; /* RFC 6298 §5.7 */
     }
     c->e.state = TCP_STATE_SYN_RECEIVED;
-    tcp_entry_remove(h, &r->e);
-    l->syn_q_len--;
-    free(r);
     tcp_entry_insert(h, &c->e);
     h->stats->PassiveOpens++;
     tcp_set_state(h, &c->e, -1, TCP_STATE_ESTABLISHED, now);
@@ -311,11 +410,14 @@ void tcp_req_input(struct tcp_host *h, struct tcp_req *r, const struct wire_seg 
         req_drop(h, r, TCP_STATE_CLOSED, now);
         return;
     }
-    struct tcp_conn *c = req_to_conn(h, r, seg, now);
+    struct tcp_conn *c = child_conn(h, r, seg, false, now);
     if (!c) {
         h->stats->ListenDrops++;
         return;
     }
+    tcp_entry_remove(h, &r->e);
+    l->syn_q_len--;
+    free(r);
     /* Data on the third segment, or a FIN, are processed as in ESTABLISHED. */
     if (seg->payload_len || (flags & WIRE_FIN))
         tcp_conn_input(c, seg, now);

@@ -38,6 +38,8 @@ uint16_t tcp_rcv_window_field(struct tcp_conn *c)
     uint32_t field = space >> c->rcv_wscale;
     if (field > 65535u)
         field = 65535u;
+    if ((field << c->rcv_wscale) > c->max_rcv_wnd)
+        c->max_rcv_wnd = field << c->rcv_wscale;
     uint32_t edge = c->rcv_nxt + (field << c->rcv_wscale);
     if (seq_gt(edge, c->rcv_adv))
         c->rcv_adv = edge;
@@ -105,6 +107,7 @@ void tcp_send_syn(struct tcp_conn *c, tcp_time_t now)
     uint32_t space = bytebuf_space(&c->rcv);
     seg.window = (uint16_t)(space > 65535u ? 65535u : space); /* never scaled in a SYN (RFC 7323 §2.2) */
     c->rcv_adv = c->rcv_nxt + seg.window;
+    c->max_rcv_wnd = seg.window;
     seg.opt.present = WIRE_OPT_MSS;
     seg.opt.mss = c->adv_mss;
     /* In a SYN-ACK, offer only what the peer offered (RFC 7323 §1.3, RFC 2018 §2). */
