@@ -150,6 +150,10 @@ enum {
     WIRE_PARSE_NO_CHECKSUM = 1u << 0, /* trust checksums (captures with offload) */
     WIRE_PARSE_LENIENT = 1u << 1,     /* observer: keep SYN+FIN, null scans etc. */
 };
+/* LENIENT skips the flag checks (SYN_FIN, SYN_RST, NO_FLAGS), PORT_ZERO and
+ * BAD_IP_ADDRESS, except that an IPv4-mapped address inside an IPv6 header
+ * is always refused (it would alias an IPv4 tuple). Structure and checksums
+ * are still checked. Without it, the destination must be unicast too. */
 
 /* Parses a whole IP packet (starting at the IP header). On success fills
  * *out (payload points into pkt) and returns WIRE_ERR_OK. Never reads past
@@ -176,8 +180,16 @@ size_t wire_build_len(const struct wire_seg *s);
  * timestamps, window scale, SACK blocks; NOP padding to 4 bytes), both
  * checksums filled. Returns the packet length, or 0 if cap is too small. */
 size_t wire_build(uint8_t *buf, size_t cap, const struct wire_seg *s);
+/* wire_build also returns 0 when src and dst differ in family, when the
+ * lengths do not fit the IP length field, or payload is NULL with a length.
+ * The payload is copied (memmove) unless it already sits at
+ * buf + wire_build_len(s) - payload_len. Window scale is written as given. */
 
-/* Internet checksum (RFC 1071) helpers. */
+/* Internet checksum (RFC 1071) helpers. wire_csum_add returns a partial
+ * sum of big-endian 16-bit words; pieces chain only if all but the last
+ * have even length. wire_csum_fold folds and complements: the value to
+ * store (big-endian) in a checksum field, or 0 when data that includes its
+ * checksum verifies. */
 uint32_t wire_csum_add(uint32_t sum, const void *data, size_t len);
 uint16_t wire_csum_fold(uint32_t sum);
 /* TCP checksum over pseudo-header + segment bytes (checksum field as is). */

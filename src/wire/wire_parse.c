@@ -42,7 +42,7 @@ enum wire_err wire_parse_options(const uint8_t *opt, size_t len, struct wire_tcp
         if (len - i < 2)
             return WIRE_ERR_BAD_OPTION_LENGTH;
         size_t olen = opt[i + 1];
-        if (olen > len - i)
+        if (olen < 2 || olen > len - i)
             return WIRE_ERR_BAD_OPTION_LENGTH;
         const uint8_t *v = opt + i + 2;
         /* A known kind with the wrong length is skipped, as Linux's
