@@ -110,7 +110,20 @@ void stack_input(struct stack *s, const uint8_t *pkt, size_t len, tcp_time_t now
 {
     struct wire_seg seg;
     enum wire_err err = wire_parse(pkt, len, 0, &seg);
-    if (err != WIRE_ERR_OK) {
+    switch (err) {
+    case WIRE_ERR_OK:
+        break;
+    case WIRE_ERR_TRUNCATED_IP:
+    case WIRE_ERR_BAD_IP_VERSION:
+    case WIRE_ERR_BAD_IHL:
+    case WIRE_ERR_BAD_IP_LENGTH:
+    case WIRE_ERR_BAD_IP_CHECKSUM:
+    case WIRE_ERR_IP_FRAGMENT:
+    case WIRE_ERR_NOT_TCP:
+    case WIRE_ERR_BAD_IP_ADDRESS:
+        s->stats.IpInDiscards++; /* not TCP's to count (Linux: the IP MIB) */
+        return;
+    default:
         s->stats.InErrs++;
         if (err == WIRE_ERR_BAD_TCP_CHECKSUM)
             s->stats.InCsumErrors++;
@@ -328,6 +341,7 @@ int stack_connect(struct stack *s, int sd, const struct wire_endpoint *remote, t
 
 static struct tcp_conn *sock_conn(struct stack *s, int sd, int *err)
 {
+    *err = 0;
     struct stack_sock *k = sock_get(s, sd);
     if (!k) {
         *err = -EBADF;

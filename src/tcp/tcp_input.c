@@ -416,8 +416,14 @@ void tcp_conn_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t n
     }
     if (c->e.state == TCP_STATE_CLOSED)
         return;
+    /* The peer's SYN-ACK of a simultaneous open repeats its SYN at IRS, just
+     * left of the window; Linux's tcp_sequence accepts it (end_seq = RCV.NXT)
+     * and so completes the open with it (RFC 9293 §3.5, Figure 8). */
+    bool simultaneous = c->e.state == TCP_STATE_SYN_RECEIVED && !c->passive &&
+                        (seg->flags & (WIRE_SYN | WIRE_ACK | WIRE_RST)) == (WIRE_SYN | WIRE_ACK) &&
+                        seg->seq == c->irs && seg->ack == c->snd_max;
     /* First: sequence number. */
-    if (!seq_acceptable(c, seg)) {
+    if (!simultaneous && !seq_acceptable(c, seg)) {
         h->stats->TCPSegUnacceptable++;
         if (seg->flags & WIRE_RST)
             h->stats->TCPRstUnacceptable++;
@@ -432,8 +438,6 @@ void tcp_conn_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t n
     /* Fourth: SYN in a synchronized state is answered by a challenge ACK
      * (RFC 5961 §4.2). Linux lets the SYN-ACK of a simultaneous open pass. */
     if (seg->flags & WIRE_SYN) {
-        bool simultaneous = c->e.state == TCP_STATE_SYN_RECEIVED && (seg->flags & WIRE_ACK) &&
-                            seg->seq == c->irs && seg->ack == c->snd_max;
         if (!simultaneous) {
             h->stats->TCPSYNChallenge++;
             challenge_ack(c, now);

@@ -100,6 +100,7 @@ int64_t tcp_config_get(const struct tcp_config *c, int i);
     X(OutSegs, "segments sent")                                                      \
     X(RetransSegs, "segments retransmitted")                                         \
     X(InErrs, "segments received with errors")                                       \
+    X(IpInDiscards, "IP packets dropped before TCP: malformed, fragment, not TCP")  \
     X(InCsumErrors, "segments received with a bad checksum")                         \
     X(OutRsts, "resets sent")                                                        \
     X(ListenOverflows, "final ACKs or SYNs dropped: accept queue full")              \
