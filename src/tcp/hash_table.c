@@ -13,13 +13,20 @@ static struct hash_node **buckets_alloc(size_t n)
     return calloc(n, sizeof(struct hash_node *));
 }
 
+/* Fibonacci hashing: the top bits of hash * MIX. Doubling splits old
+ * bucket i into new buckets 2i and 2i + 1. */
+static inline size_t bucket_of(uint64_t hash, unsigned shift)
+{
+    return (size_t)((hash * HASH_TABLE_MIX) >> shift);
+}
+
 /* The chain that holds (or will hold) `hash`: an old bucket below
  * rehash_index has been moved to the new array. */
 static inline struct hash_node **chain_of(const struct hash_table *t, uint64_t hash)
 {
-    size_t i = (size_t)hash & t->mask;
+    size_t i = bucket_of(hash, t->shift);
     if (t->new_buckets != NULL && i < t->rehash_index)
-        return &t->new_buckets[(size_t)hash & t->new_mask];
+        return &t->new_buckets[bucket_of(hash, t->shift - 1)];
     return &t->buckets[i];
 }
 
@@ -32,7 +39,7 @@ static void rehash_step(struct hash_table *t, size_t steps)
         t->buckets[t->rehash_index] = NULL;
         while (n != NULL) {
             struct hash_node *next = n->next;
-            struct hash_node **chain = &t->new_buckets[(size_t)n->hash & t->new_mask];
+            struct hash_node **chain = &t->new_buckets[bucket_of(n->hash, t->shift - 1)];
             n->next = *chain;
             *chain = n;
             n = next;
@@ -42,9 +49,9 @@ static void rehash_step(struct hash_table *t, size_t steps)
     if (t->rehash_index > t->mask) {
         free(t->buckets);
         t->buckets = t->new_buckets;
-        t->mask = t->new_mask;
+        t->mask = t->mask * 2 + 1;
+        t->shift--;
         t->new_buckets = NULL;
-        t->new_mask = 0;
         t->rehash_index = 0;
     }
 }
@@ -53,13 +60,12 @@ static void rehash_step(struct hash_table *t, size_t steps)
 static bool grow_start(struct hash_table *t)
 {
     size_t size = t->mask + 1;
-    if (size > SIZE_MAX / 2)
+    if (size > SIZE_MAX / 2 || t->shift <= 1)
         return false;
     struct hash_node **b = buckets_alloc(size * 2);
     if (b == NULL)
         return false;
     t->new_buckets = b;
-    t->new_mask = size * 2 - 1;
     t->rehash_index = 0;
     return true;
 }
@@ -68,8 +74,8 @@ int hash_table_init(struct hash_table *t, size_t initial_buckets)
 {
     t->buckets = NULL;
     t->mask = 0;
+    t->shift = 64;
     t->new_buckets = NULL;
-    t->new_mask = 0;
     t->rehash_index = 0;
     t->count = 0;
     size_t size = HASH_TABLE_MIN_BUCKETS;
@@ -82,6 +88,7 @@ int hash_table_init(struct hash_table *t, size_t initial_buckets)
     if (t->buckets == NULL)
         return -ENOMEM;
     t->mask = size - 1;
+    t->shift = 64u - (unsigned)__builtin_ctzll((unsigned long long)size);
     return 0;
 }
 
@@ -91,8 +98,8 @@ void hash_table_free(struct hash_table *t)
     free(t->new_buckets);
     t->buckets = NULL;
     t->mask = 0;
+    t->shift = 64;
     t->new_buckets = NULL;
-    t->new_mask = 0;
     t->rehash_index = 0;
     t->count = 0;
 }
@@ -172,5 +179,5 @@ void hash_table_walk(const struct hash_table *t, int (*fn)(void *ctx, struct has
     if (walk_buckets(t->buckets, t->rehash_index, t->mask, fn, ctx))
         return;
     if (t->new_buckets != NULL)
-        walk_buckets(t->new_buckets, 0, t->new_mask, fn, ctx);
+        walk_buckets(t->new_buckets, 0, t->mask * 2 + 1, fn, ctx);
 }

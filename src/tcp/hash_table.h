@@ -8,7 +8,10 @@
  * files nodes by hash and hands back the candidates with an equal hash.
  *
  * Buckets are singly linked chains; the bucket count is a power of two and
- * the bucket of a hash is its low bits. The table doubles when an insert
+ * the bucket of a hash is the top bits of hash * HASH_TABLE_MIX (Fibonacci
+ * hashing, Knuth TAOCP 6.4), so every bit of the hash counts: a caller that
+ * forces the low bit (to keep 0 as "not hashed") or hashes small integers
+ * still spreads over all buckets. The table doubles when an insert
  * would take the load above 1. Doubling is incremental, as in Redis's
  * dict.c: the old and the new bucket arrays live side by side and every
  * insert moves HASH_TABLE_REHASH_STEP old buckets to the new array, so no
@@ -37,13 +40,14 @@ struct hash_node {
 
 #define HASH_TABLE_REHASH_STEP 4 /* old buckets moved per insert while doubling */
 #define HASH_TABLE_MIN_BUCKETS 4
+#define HASH_TABLE_MIX UINT64_C(0x9e3779b97f4a7c15) /* 2^64 / golden ratio, odd */
 
 /* Internals are public only so the table can be embedded by value. */
 struct hash_table {
     struct hash_node **buckets;     /* the table; the old one while rehashing */
     size_t mask;                    /* bucket count - 1 */
+    unsigned shift;                 /* 64 - log2(bucket count) */
     struct hash_node **new_buckets; /* the doubled table, NULL unless rehashing */
-    size_t new_mask;
     size_t rehash_index;            /* buckets[0 .. rehash_index) are moved and empty */
     size_t count;
 };

@@ -68,17 +68,34 @@ static inline void earliest_slot(const struct timer_wheel *w, unsigned *level, u
     *slot = (unsigned)__builtin_ctzll(w->slot_map[*level]);
 }
 
-/* Files a node with expires > cur into its level and slot. */
+/* Files a node with expires > cur at the tail of its slot, noting when the
+ * slot stops being sorted. */
 static inline void file_node(struct timer_wheel *w, struct timer_node *n, unsigned level, unsigned slot)
 {
-    list_append(&w->slots[level][slot], n);
-    w->slot_map[level] |= UINT64_C(1) << slot;
+    struct timer_node *head = &w->slots[level][slot];
+    uint64_t bit = UINT64_C(1) << slot;
+    if (head->prev != head && head->prev->expires > n->expires) {
+        w->slot_unsorted[level] |= bit;
+        if (level == w->scanned_level && slot == w->scanned_slot)
+            w->scanned_level = TIMER_WHEEL_LEVELS;
+    }
+    list_append(head, n);
+    w->slot_map[level] |= bit;
     w->level_map |= 1u << level;
 }
 
-/* Keeps the due list sorted by expires. Arms "at now" (the usual case) and
- * cascaded nodes append in O(1); only an arm earlier than something already
- * due walks back. */
+static inline void slot_emptied(struct timer_wheel *w, unsigned level, unsigned slot)
+{
+    uint64_t bit = UINT64_C(1) << slot;
+    w->slot_map[level] &= ~bit;
+    w->slot_unsorted[level] &= ~bit;
+    if (w->slot_map[level] == 0)
+        w->level_map &= ~(1u << level);
+}
+
+/* Keeps the due list sorted by expires. Arms at the cursor (the usual
+ * "fire now") append in O(1), as do cascaded nodes; only an arm earlier than
+ * something already due and not yet drained walks back. */
 static void due_insert(struct timer_wheel *w, struct timer_node *n)
 {
     struct timer_node *p = w->due.prev;
@@ -95,24 +112,115 @@ static void due_insert(struct timer_wheel *w, struct timer_node *n)
     list_insert_after(p, n);
 }
 
-/* Exact minimum of one slot and how many nodes share it. A level-0 slot is a
- * single microsecond, so every node in it has the same expires. */
-static void slot_minimum(const struct timer_wheel *w, unsigned level, unsigned slot, tcp_time_t *min,
-                         size_t *count)
+/* ---- Sorting a slot (only ever the earliest one, when its minimum is
+ * asked for and arms have made it unsorted) ---- */
+
+/* Merges two NULL-terminated chains sorted by expires. */
+static struct timer_node *chain_merge(struct timer_node *a, struct timer_node *b)
 {
-    const struct timer_node *head = &w->slots[level][slot];
-    tcp_time_t m = head->next->expires;
-    size_t c = 0;
-    for (const struct timer_node *n = head->next; n != head; n = n->next) {
-        if (n->expires < m) {
-            m = n->expires;
-            c = 1;
-        } else if (n->expires == m) {
-            c++;
+    struct timer_node head = {0}, *tail = &head;
+    while (a != NULL && b != NULL) {
+        if (b->expires < a->expires) {
+            tail->next = b;
+            b = b->next;
+        } else {
+            tail->next = a;
+            a = a->next;
         }
+        tail = tail->next;
     }
-    *min = m;
-    *count = c;
+    tail->next = a != NULL ? a : b;
+    return head.next;
+}
+
+/* Bottom-up merge sort of a NULL-terminated chain: bin[i] holds a sorted
+ * chain of 2^i nodes, as in a binary counter. O(m log m), no recursion. */
+static struct timer_node *chain_sort(struct timer_node *list)
+{
+    struct timer_node *bin[64] = {NULL};
+    unsigned top = 0;
+    while (list != NULL) {
+        struct timer_node *run = list;
+        list = list->next;
+        run->next = NULL;
+        unsigned i = 0;
+        for (; i < 63 && bin[i] != NULL; i++) {
+            run = chain_merge(bin[i], run);
+            bin[i] = NULL;
+        }
+        bin[i] = chain_merge(bin[i], run);
+        if (i > top)
+            top = i;
+    }
+    struct timer_node *sorted = NULL;
+    for (unsigned i = 0; i <= top; i++)
+        sorted = chain_merge(bin[i], sorted);
+    return sorted;
+}
+
+/* Sorts a non-empty slot list in O(k + m log m): nodes keep their sorted
+ * prefix, the m nodes after its first descent are sorted and merged in. */
+static void slot_sort(struct timer_node *head)
+{
+    struct timer_node *first = head->next;
+    head->prev->next = NULL;
+    struct timer_node *p = first;
+    while (p->next != NULL && p->next->expires >= p->expires)
+        p = p->next;
+    struct timer_node *rest = p->next;
+    p->next = NULL;
+    struct timer_node *prev = head;
+    for (struct timer_node *n = chain_merge(first, chain_sort(rest)); n != NULL; n = n->next) {
+        prev->next = n;
+        n->prev = prev;
+        prev = n;
+    }
+    prev->next = head;
+    head->prev = prev;
+}
+
+/* Exact minimum over the levels (which must not be empty). It lies in the
+ * earliest slot: its head if the slot is sorted (a level-0 slot is one
+ * microsecond, so always). An unsorted slot is scanned the first time; if
+ * its minimum is asked for again with no out-of-order arm in between (its
+ * earliest timers are being cancelled one by one), it is sorted instead, so
+ * the cost is a scan or a sort per change of minimum, never a scan per
+ * timer for long. The minimum and how many nodes share it are cached until
+ * the last of those nodes leaves the levels. */
+static tcp_time_t levels_minimum(struct timer_wheel *w)
+{
+    if (w->level_min_count > 0)
+        return w->level_min;
+    unsigned level, slot;
+    earliest_slot(w, &level, &slot);
+    struct timer_node *head = &w->slots[level][slot];
+    uint64_t bit = UINT64_C(1) << slot;
+    tcp_time_t min = head->next->expires;
+    size_t count = 0;
+    if ((w->slot_unsorted[level] & bit) && (level != w->scanned_level || slot != w->scanned_slot)) {
+        w->scanned_level = (uint8_t)level;
+        w->scanned_slot = (uint8_t)slot;
+        for (const struct timer_node *n = head->next; n != head; n = n->next) {
+            if (n->expires < min) {
+                min = n->expires;
+                count = 1;
+            } else if (n->expires == min) {
+                count++;
+            }
+        }
+    } else {
+        if (w->slot_unsorted[level] & bit) {
+            slot_sort(head);
+            w->slot_unsorted[level] &= ~bit;
+            w->scanned_level = TIMER_WHEEL_LEVELS;
+            min = head->next->expires;
+        }
+        for (const struct timer_node *n = head->next; n != head && n->expires == min; n = n->next)
+            count++;
+    }
+    w->level_min = min;
+    w->level_min_count = count;
+    return min;
 }
 
 /* ---- API ---- */
@@ -124,9 +232,12 @@ void timer_wheel_init(struct timer_wheel *w, tcp_time_t now)
     w->level_map = 0;
     w->level_min = TCP_TIME_NEVER;
     w->level_min_count = 0;
+    w->scanned_level = TIMER_WHEEL_LEVELS;
+    w->scanned_slot = 0;
     list_init(&w->due);
     for (unsigned l = 0; l < TIMER_WHEEL_LEVELS; l++) {
         w->slot_map[l] = 0;
+        w->slot_unsorted[l] = 0;
         for (unsigned s = 0; s < TIMER_WHEEL_SLOTS; s++)
             list_init(&w->slots[l][s]);
     }
@@ -148,11 +259,8 @@ void timer_cancel(struct timer_wheel *w, struct timer_node *n)
     unsigned level = level_of(e, w->cur);
     unsigned slot = slot_of(e, level);
     list_unlink(n);
-    if (list_empty(&w->slots[level][slot])) {
-        w->slot_map[level] &= ~(UINT64_C(1) << slot);
-        if (w->slot_map[level] == 0)
-            w->level_map &= ~(1u << level);
-    }
+    if (list_empty(&w->slots[level][slot]))
+        slot_emptied(w, level, slot);
     if (w->level_min_count > 0 && e == w->level_min)
         w->level_min_count--;
 }
@@ -200,9 +308,7 @@ static void cascade(struct timer_wheel *w, unsigned level, unsigned slot, tcp_ti
     struct timer_node *head = &w->slots[level][slot];
     struct timer_node *first = head->next, *last = head->prev;
     list_init(head);
-    w->slot_map[level] &= ~(UINT64_C(1) << slot);
-    if (w->slot_map[level] == 0)
-        w->level_map &= ~(1u << level);
+    slot_emptied(w, level, slot);
     w->cur = start;
 
     if (level == 0) { /* one microsecond: splice the whole slot */
@@ -253,8 +359,6 @@ struct timer_node *timer_expire_next(struct timer_wheel *w, tcp_time_t now)
              * above `level` and its digit at `level` is below `slot`. */
             if (now > w->cur)
                 w->cur = now;
-            if (w->level_min_count == 0)
-                slot_minimum(w, level, slot, &w->level_min, &w->level_min_count);
             return NULL;
         }
         cascade(w, level, slot, start);
@@ -267,14 +371,8 @@ tcp_time_t timer_next_deadline(const struct timer_wheel *w)
         return w->due.next->expires;
     if (w->level_map == 0)
         return TCP_TIME_NEVER;
-    if (w->level_min_count > 0)
-        return w->level_min;
-    unsigned level, slot;
-    earliest_slot(w, &level, &slot);
-    if (level == 0)
-        return w->slots[0][slot].next->expires;
-    tcp_time_t min;
-    size_t count;
-    slot_minimum(w, level, slot, &min, &count);
-    return min;
+    /* Logically const, like a C++ `mutable` cache: finding the minimum may
+     * sort the earliest slot and remember the result, which no caller can
+     * observe. Defined because no timer_wheel is ever defined const. */
+    return levels_minimum((struct timer_wheel *)w);
 }
