@@ -88,7 +88,10 @@ struct stack *stack_new(const struct stack_config *cfg, const struct stack_hooks
         s->socks[i].next_free = i + 1 < s->nsocks ? (int)i + 1 : -1;
     s->free_head = 0;
     struct tcp_host_ops ops = {.ctx = s, .output = host_output, .state_change = host_state_change, .wake = host_wake};
-    tcp_host_init(&s->host, &s->cfg.tcp, &s->stats, &ops, s->cfg.secret, now);
+    if (tcp_host_init(&s->host, &s->cfg.tcp, &s->stats, &ops, s->cfg.secret, now) < 0) {
+        stack_free(s);
+        return NULL;
+    }
     return s;
 }
 
@@ -335,7 +338,14 @@ int stack_connect(struct stack *s, int sd, const struct wire_endpoint *remote, t
     k->conn = c;
     k->local.addr = t.src;
     k->local.port = t.sport;
-    tcp_connect(&s->host, c, now);
+    int err = tcp_connect(&s->host, c, now);
+    if (err < 0) {
+        c->sd = -1;
+        tcp_conn_free(c);
+        k->kind = SOCK_NEW;
+        k->conn = NULL;
+        return err;
+    }
     return -EINPROGRESS;
 }
 

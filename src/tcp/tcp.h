@@ -154,7 +154,8 @@ struct tcp_host {
 };
 
 /* ---- host ---- */
-void tcp_host_init(struct tcp_host *h, const struct tcp_config *cfg, struct tcp_counters *stats,
+/* 0, or -ENOMEM. */
+int tcp_host_init(struct tcp_host *h, const struct tcp_config *cfg, struct tcp_counters *stats,
                    const struct tcp_host_ops *ops, const uint8_t secret[32], tcp_time_t now);
 void tcp_host_destroy(struct tcp_host *h);
 /* A parsed segment for this host (tuple.src is the remote end). */
@@ -251,7 +252,8 @@ uint32_t tcp_isn(const struct tcp_host *h, const struct wire_tuple *local_view, 
 uint32_t tcp_ts_offset(const struct tcp_host *h, const struct wire_tuple *local_view);
 static inline uint32_t tcp_ts_now(tcp_time_t now) { return (uint32_t)(now / 1000u); } /* 1 ms clock */
 uint64_t tcp_tuple_hash(const struct tcp_host *h, const struct wire_tuple *t);
-void tcp_entry_insert(struct tcp_host *h, struct tcp_entry *e);
+/* 0, or -ENOMEM when the table cannot hold it. */
+int tcp_entry_insert(struct tcp_host *h, struct tcp_entry *e);
 void tcp_entry_remove(struct tcp_host *h, struct tcp_entry *e);
 uint16_t tcp_rcv_window_field(struct tcp_conn *c);
 uint8_t tcp_wscale_for(uint32_t rcvbuf);

@@ -68,7 +68,8 @@ int tcp_connect(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now)
 {
     c->iss = tcp_isn(h, &c->e.tuple, now);
     c->snd_una = c->snd_nxt = c->snd_max = c->iss;
-    tcp_entry_insert(h, &c->e);
+    if (tcp_entry_insert(h, &c->e) < 0)
+        return -ENOMEM;
     h->stats->ActiveOpens++;
     tcp_set_state(h, &c->e, c->sd, TCP_STATE_SYN_SENT, now);
     c->syn_sent_at = now;

@@ -1,5 +1,6 @@
 /* A host's TCP: the 4-tuple table, demultiplexing, keyed hashes (ISNs,
  * ports, timestamps), segment emission, and the timer loop. */
+#include <errno.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +9,7 @@
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
-void tcp_host_init(struct tcp_host *h, const struct tcp_config *cfg, struct tcp_counters *stats,
+int tcp_host_init(struct tcp_host *h, const struct tcp_config *cfg, struct tcp_counters *stats,
                    const struct tcp_host_ops *ops, const uint8_t secret[32], tcp_time_t now)
 {
     memset(h, 0, offsetof(struct tcp_host, pkt));
@@ -21,8 +22,8 @@ void tcp_host_init(struct tcp_host *h, const struct tcp_config *cfg, struct tcp_
     uint8_t *keys[5] = {h->isn_key, h->port_key, h->ts_key, h->cookie_key[0], h->cookie_key[1]};
     for (int i = 0; i < 5; i++)
         crypto_generichash(keys[i], 16, (const uint8_t *)ctx[i], strlen(ctx[i]), secret, 32);
-    hash_table_init(&h->table, 1024);
     timer_wheel_init(&h->timers, now);
+    return hash_table_init(&h->table, 1024);
 }
 
 static int free_entry(void *ctx, struct hash_node *n)
@@ -116,15 +117,20 @@ uint32_t tcp_port_offset(const struct tcp_host *h, const struct wire_addr *local
 }
 
 /* ---- table ---- */
-void tcp_entry_insert(struct tcp_host *h, struct tcp_entry *e)
+/* hnode.hash == 0 marks an entry out of the table: tcp_tuple_hash is never 0. */
+int tcp_entry_insert(struct tcp_host *h, struct tcp_entry *e)
 {
-    hash_table_insert(&h->table, &e->hnode, tcp_tuple_hash(h, &e->tuple));
+    if (hash_table_insert(&h->table, &e->hnode, tcp_tuple_hash(h, &e->tuple)) < 0) {
+        e->hnode.hash = 0;
+        return -ENOMEM;
+    }
     if (e->kind == TCP_ENTRY_CONN)
         h->conns++;
     else if (e->kind == TCP_ENTRY_REQ)
         h->reqs++;
     else
         h->tws++;
+    return 0;
 }
 
 void tcp_entry_remove(struct tcp_host *h, struct tcp_entry *e)

@@ -177,7 +177,11 @@ static void syn_input(struct tcp_host *h, struct tcp_listener *l, const struct w
         return;
     }
     req_from_syn(h, l, seg, local, r, now);
-    tcp_entry_insert(h, &r->e);
+    if (tcp_entry_insert(h, &r->e) < 0) {
+        free(r);
+        h->stats->ListenDrops++;
+        return;
+    }
     l->syn_q_len++;
     tcp_set_state(h, &r->e, -1, TCP_STATE_SYN_RECEIVED, now);
     send_synack(h, r, now);
@@ -332,7 +336,10 @@ static struct tcp_conn *child_conn(struct tcp_host *h, const struct tcp_req *r, 
         c->rto_us = 3000000; /* RFC 6298 §5.7 */
     }
     c->e.state = TCP_STATE_SYN_RECEIVED;
-    tcp_entry_insert(h, &c->e);
+    if (tcp_entry_insert(h, &c->e) < 0) {
+        tcp_conn_free(c);
+        return NULL;
+    }
     h->stats->PassiveOpens++;
     tcp_set_state(h, &c->e, -1, TCP_STATE_ESTABLISHED, now);
     c->last_rcv = now;

@@ -26,6 +26,12 @@ void tcp_time_wait(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now)
     tw->ts_ok = c->ts_ok;
     tw->ts_recent = c->ts_recent;
     tw->rcv_wnd = tcp_rcv_window_field(c);
+    if (tcp_entry_insert(h, &tw->e) < 0) {
+        free(tw);
+        h->stats->TCPTimeWaitOverflow++;
+        tcp_conn_done(c, 0, now);
+        return;
+    }
     /* The control block leaves quietly: the TIME-WAIT entry carries on its
      * state, and its user (if any) sees the connection closed. */
     tcp_entry_remove(h, &c->e);
@@ -33,7 +39,6 @@ void tcp_time_wait(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now)
     int sd = c->sd;
     c->e.state = TCP_STATE_CLOSED;
     bytebuf_free(&c->snd);
-    tcp_entry_insert(h, &tw->e);
     tcp_set_state(h, &tw->e, sd, TCP_STATE_TIME_WAIT, now);
     timer_arm(&h->timers, &tw->e.timer, now + TCP_SEC(cfg->tcp_timewait_len));
     if (c->orphan) {
