@@ -117,7 +117,8 @@ struct tcp_listener {
     int sd;
     struct wire_endpoint local;
     uint32_t backlog;   /* accept-queue bound (after somaxconn) */
-    uint32_t syn_q_len; /* half-open entries */
+    uint32_t syn_q_len;   /* half-open entries */
+    uint32_t syn_q_young; /* ...of which no SYN-ACK has timed out yet */
     uint32_t accept_q_len;
     struct tcp_conn *accept_head, *accept_tail;
     struct tcp_sockopts opt; /* inherited by children */

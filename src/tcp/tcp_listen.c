@@ -117,6 +117,7 @@ static void req_drop(struct tcp_host *h, struct tcp_req *r, enum tcp_state to, t
 {
     tcp_entry_remove(h, &r->e);
     r->listener->syn_q_len--;
+    r->listener->syn_q_young -= r->retries == 0;
     tcp_set_state(h, &r->e, -1, to, now);
     free(r);
 }
@@ -183,6 +184,7 @@ static void syn_input(struct tcp_host *h, struct tcp_listener *l, const struct w
         return;
     }
     l->syn_q_len++;
+    l->syn_q_young++;
     tcp_set_state(h, &r->e, -1, TCP_STATE_SYN_RECEIVED, now);
     send_synack(h, r, now);
     timer_arm(&h->timers, &r->e.timer, now + synack_timeout(h, 0));
@@ -273,14 +275,33 @@ void tcp_listen_input(struct tcp_host *h, struct tcp_listener *l, const struct w
         syn_input(h, l, seg, local, now);
 }
 
+/* Linux reqsk_timer_handler: once the SYN queue is over half full, entries
+ * whose SYN-ACKs already timed out get fewer retries (down to 2), the
+ * fewer the more of the queue is old: a flood's spoofed entries make way
+ * for clients that answer. */
+static int synack_retry_limit(const struct tcp_host *h, const struct tcp_listener *l)
+{
+    int max = (int)h->cfg->tcp_synack_retries;
+    uint32_t qlen = l->syn_q_len, floor = l->backlog > 8 ? l->backlog : 8;
+    if ((qlen << 1) > floor) {
+        uint64_t young = (uint64_t)l->syn_q_young << 1;
+        while (max > 2 && qlen >= young) {
+            max--;
+            young <<= 1;
+        }
+    }
+    return max;
+}
+
 /* SYN-ACK retransmission with backoff; after tcp_synack_retries the entry goes. */
 void tcp_req_timer(struct tcp_host *h, struct tcp_req *r, tcp_time_t now)
 {
-    if (r->retries >= h->cfg->tcp_synack_retries) {
+    if (r->retries >= synack_retry_limit(h, r->listener)) {
         h->stats->AttemptFails++;
         req_drop(h, r, TCP_STATE_CLOSED, now);
         return;
     }
+    r->listener->syn_q_young -= r->retries == 0;
     r->retries++;
     h->stats->TCPSynRetrans++;
     h->stats->RetransSegs++;
@@ -424,6 +445,7 @@ void tcp_req_input(struct tcp_host *h, struct tcp_req *r, const struct wire_seg 
     }
     tcp_entry_remove(h, &r->e);
     l->syn_q_len--;
+    l->syn_q_young -= r->retries == 0;
     free(r);
     /* Data on the third segment, or a FIN, are processed as in ESTABLISHED. */
     if (seg->payload_len || (flags & WIRE_FIN))

@@ -205,6 +205,45 @@ static void test_cookie_modes_on_overflow(void **state)
     }
 }
 
+/* Linux reqsk_timer_handler: while a SYN queue is more than half full of
+ * entries that already timed out, they get 2 SYN-ACK retries, not 5: at
+ * 7 s the flood's entries go until the queue is half full; the rest keep
+ * the full schedule and go at 63 s. */
+static void test_synq_prunes_old_entries_under_pressure(void **state)
+{
+    (void)state;
+    struct stack_config cfg;
+    stack_config_default(&cfg);
+    cfg.tcp.tcp_syncookies = 0;
+    struct harness *h = harness_new(&cfg);
+    int l = stack_socket(h->s);
+    assert_int_equal(stack_bind(h->s, l, &h->local), 0);
+    assert_int_equal(stack_listen(h->s, l, 16), 0);
+    tcp_time_t t0 = h->now;
+    for (int i = 0; i < 16; i++) {
+        h->remote.port = (uint16_t)(42000 + i);
+        harness_inject(h, WIRE_SYN, 7000u * (uint32_t)i, 0, 65535, NULL, 0, NULL);
+    }
+    assert_int_equal(stack_conn_count(h->s), 16);
+    harness_run_until(h, t0 + TCP_SEC(7) - 1);
+    assert_int_equal(stack_conn_count(h->s), 16);
+    harness_run_until(h, t0 + TCP_SEC(7));
+    assert_int_equal(stack_conn_count(h->s), 8);
+    harness_run_until(h, t0 + TCP_SEC(63) - 1);
+    assert_int_equal(stack_conn_count(h->s), 8);
+    harness_run_until(h, t0 + TCP_SEC(63));
+    assert_int_equal(stack_conn_count(h->s), 0);
+    /* a lightly loaded queue keeps the full tcp_synack_retries */
+    h->remote.port = 43000;
+    tcp_time_t t1 = h->now;
+    harness_inject(h, WIRE_SYN, 1, 0, 65535, NULL, 0, NULL);
+    harness_run_until(h, t1 + TCP_SEC(63) - 1);
+    assert_int_equal(stack_conn_count(h->s), 1);
+    harness_run_until(h, t1 + TCP_SEC(63));
+    assert_int_equal(stack_conn_count(h->s), 0);
+    harness_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -214,6 +253,7 @@ int main(void)
         cmocka_unit_test(test_cookie_handshake_with_data),
         cmocka_unit_test(test_cookie_forged_ack),
         cmocka_unit_test(test_cookie_modes_on_overflow),
+        cmocka_unit_test(test_synq_prunes_old_entries_under_pressure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
