@@ -12,7 +12,7 @@
 
 #include "stack/stack.h"
 
-#define HARNESS_MAX_OUT 64
+#define HARNESS_MAX_OUT 1024
 #define ANY 0xffffffffu /* harness_expect: do not check this field */
 
 struct harness_state_event {
