@@ -196,6 +196,10 @@ static bool addr_overlap(const struct wire_addr *a, const struct wire_addr *b)
  * addresses, and not both SO_REUSEADDR with neither listening. */
 static bool bind_conflict(struct stack *s, const struct stack_sock *me, const struct wire_endpoint *ep)
 {
+    /* Connections and TIME-WAIT entries on the port hold it too, unless
+     * SO_REUSEADDR (the restarted server's "Address already in use"). */
+    if (!me->reuseaddr && s->host.port_refs[ep->port])
+        return true;
     if (!s->bound_ports[ep->port])
         return false;
     for (uint32_t i = 0; i < s->nsocks; i++) {

@@ -146,6 +146,7 @@ struct tcp_host {
     struct timer_wheel timers;
     struct tcp_listener *listeners;
     size_t conns, reqs, tws;
+    uint32_t *port_refs; /* connections and TIME-WAIT entries per local port (bind conflicts) */
     struct tcp_conn *graveyard; /* orphans to free at the end of the call */
     uint32_t port_counter;      /* RFC 6056 Algorithm 3 "next_ephemeral" */
     tcp_time_t challenge_window_start;
@@ -257,6 +258,14 @@ uint64_t tcp_tuple_hash(const struct tcp_host *h, const struct wire_tuple *t);
 int tcp_entry_insert(struct tcp_host *h, struct tcp_entry *e);
 void tcp_entry_remove(struct tcp_host *h, struct tcp_entry *e);
 uint16_t tcp_rcv_window_field(struct tcp_conn *c);
+/* The MSS a SYN announces; without one (or with 0, which Linux ignores)
+ * the default of RFC 9293 §3.7.1 (536) or RFC 8200 §5 (1220 for IPv6). */
+static inline uint16_t tcp_peer_mss(const struct wire_seg *syn)
+{
+    if ((syn->opt.present & WIRE_OPT_MSS) && syn->opt.mss)
+        return syn->opt.mss;
+    return syn->ip_version == 6 ? 1220 : 536;
+}
 uint8_t tcp_wscale_for(uint32_t rcvbuf);
 
 #endif

@@ -101,7 +101,7 @@ ssize_t tcp_send(struct tcp_conn *c, const void *buf, size_t len, tcp_time_t now
     case TCP_STATE_CLOSE_WAIT:
         break;
     case TCP_STATE_CLOSED:
-        return c->fin_sent || c->fin_rcvd ? -EPIPE : -ENOTCONN;
+        return -EPIPE; /* Linux tcp_sendmsg: the error was reported once; then EPIPE */
     default:
         return -EPIPE; /* "connection closing" */
     }

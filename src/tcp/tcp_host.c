@@ -23,6 +23,9 @@ int tcp_host_init(struct tcp_host *h, const struct tcp_config *cfg, struct tcp_c
     for (int i = 0; i < 5; i++)
         crypto_generichash(keys[i], 16, (const uint8_t *)ctx[i], strlen(ctx[i]), secret, 32);
     timer_wheel_init(&h->timers, now);
+    h->port_refs = calloc(65536, sizeof *h->port_refs);
+    if (!h->port_refs)
+        return -ENOMEM;
     return hash_table_init(&h->table, 1024);
 }
 
@@ -46,8 +49,8 @@ static int free_entry(void *ctx, struct hash_node *n)
 void tcp_host_destroy(struct tcp_host *h)
 {
     tcp_host_reap(h);
-    hash_table_walk(&h->table, free_entry, h);
-    hash_table_free(&h->table);
+    /* Connections waiting in accept queues first (they are in the table
+     * too, with no descriptor), then everything the table still holds. */
     while (h->listeners) {
         struct tcp_listener *l = h->listeners;
         h->listeners = l->next;
@@ -58,6 +61,10 @@ void tcp_host_destroy(struct tcp_host *h)
         }
         free(l);
     }
+    hash_table_walk(&h->table, free_entry, h);
+    hash_table_free(&h->table);
+    free(h->port_refs);
+    h->port_refs = NULL;
 }
 
 /* ---- keyed hashes ---- */
@@ -130,6 +137,7 @@ int tcp_entry_insert(struct tcp_host *h, struct tcp_entry *e)
         h->reqs++;
     else
         h->tws++;
+    h->port_refs[e->tuple.sport] += e->kind != TCP_ENTRY_REQ;
     return 0;
 }
 
@@ -146,6 +154,7 @@ void tcp_entry_remove(struct tcp_host *h, struct tcp_entry *e)
         h->reqs--;
     else
         h->tws--;
+    h->port_refs[e->tuple.sport] -= e->kind != TCP_ENTRY_REQ;
 }
 
 struct tcp_entry *tcp_host_lookup(const struct tcp_host *h, const struct wire_tuple *t)

@@ -45,7 +45,7 @@ static void take_syn_options(struct tcp_conn *c, const struct wire_seg *seg)
 {
     const struct tcp_config *cfg = c->host->cfg;
     const struct wire_tcp_options *o = &seg->opt;
-    uint32_t peer_mss = (o->present & WIRE_OPT_MSS) ? o->mss : (seg->ip_version == 6 ? 1220u : 536u);
+    uint32_t peer_mss = tcp_peer_mss(seg);
     c->wscale_ok = cfg->tcp_window_scaling && (o->present & WIRE_OPT_WSCALE);
     if (c->wscale_ok) {
         c->snd_wscale = o->wscale > WIRE_MAX_WSCALE ? WIRE_MAX_WSCALE : o->wscale;
@@ -422,13 +422,27 @@ void tcp_conn_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t n
     bool simultaneous = c->e.state == TCP_STATE_SYN_RECEIVED && !c->passive &&
                         (seg->flags & (WIRE_SYN | WIRE_ACK | WIRE_RST)) == (WIRE_SYN | WIRE_ACK) &&
                         seg->seq == c->irs && seg->ack == c->snd_max;
+    /* PAWS (RFC 7323 §5.3 R1): a TSval older than TS.Recent marks an old
+     * duplicate: ACK and drop it. A RST is let through (Linux). */
+    if (c->ts_ok && (seg->opt.present & WIRE_OPT_TIMESTAMP) && !(seg->flags & WIRE_RST) &&
+        seq_lt(seg->opt.ts_val, c->ts_recent)) {
+        h->stats->TCPPAWSEstab++;
+        tcp_send_ack(c, now);
+        return;
+    }
     /* First: sequence number. */
     if (!simultaneous && !seq_acceptable(c, seg)) {
         h->stats->TCPSegUnacceptable++;
-        if (seg->flags & WIRE_RST)
+        if (seg->flags & WIRE_RST) {
             h->stats->TCPRstUnacceptable++;
-        else
+        } else if (seg->flags & WIRE_SYN) {
+            /* RFC 5961 §4.2: any SYN, in window or not, gets a challenge ACK
+             * (Linux tcp_validate_incoming: syn_challenge). */
+            h->stats->TCPSYNChallenge++;
+            challenge_ack(c, now);
+        } else {
             tcp_send_ack(c, now); /* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> */
+        }
         return;
     }
     if (seg->flags & WIRE_RST) {

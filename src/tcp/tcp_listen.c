@@ -201,7 +201,7 @@ static void req_from_syn(struct tcp_host *h, struct tcp_listener *l, const struc
     r->listener = l;
     r->irs = seg->seq;
     r->iss = tcp_isn(h, local, now);
-    r->peer_mss = (seg->opt.present & WIRE_OPT_MSS) ? seg->opt.mss : (seg->ip_version == 6 ? 1220 : 536);
+    r->peer_mss = tcp_peer_mss(seg);
     r->peer_wscale = (cfg->tcp_window_scaling && (seg->opt.present & WIRE_OPT_WSCALE))
                          ? (seg->opt.wscale > WIRE_MAX_WSCALE ? WIRE_MAX_WSCALE : seg->opt.wscale)
                          : 0xff;
@@ -409,6 +409,20 @@ void tcp_req_input(struct tcp_host *h, struct tcp_req *r, const struct wire_seg 
             tcp_emit(h, &r->e.tuple, &ack);
         }
         h->stats->TCPACKSkippedSynRecv++;
+        return;
+    }
+    if ((flags & WIRE_RST) && seg->seq != r->irs + 1) {
+        /* RFC 9293 §3.10.7.4 second check with RFC 5961 §3.2, in SYN-RECEIVED
+         * too: in window but not exactly RCV.NXT earns a challenge ACK
+         * (stricter than Linux's tcp_check_req, which resets). */
+        if (tcp_challenge_ack_allowed(h, now)) {
+            struct wire_seg ack = {0};
+            ack.flags = WIRE_ACK;
+            ack.seq = r->iss + 1;
+            ack.ack = r->irs + 1;
+            ack.window = synack_window(r->listener);
+            tcp_emit(h, &r->e.tuple, &ack);
+        }
         return;
     }
     if (flags & (WIRE_RST | WIRE_SYN)) {
