@@ -127,6 +127,7 @@ void stack_input(struct stack *s, const uint8_t *pkt, size_t len, tcp_time_t now
         s->stats.IpInDiscards++; /* not TCP's to count (Linux: the IP MIB) */
         return;
     default:
+        s->stats.InSegs++; /* RFC 4022 tcpInSegs: "including those received in error" */
         s->stats.InErrs++;
         if (err == WIRE_ERR_BAD_TCP_CHECKSUM)
             s->stats.InCsumErrors++;

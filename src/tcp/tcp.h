@@ -83,13 +83,35 @@ struct tcp_conn {
     tcp_time_t rtt_start; /* 0: no sample running (Karn) */
     uint8_t backoff;      /* consecutive timeouts */
     uint8_t probes;       /* keepalive probes unanswered */
+    uint8_t zwp_probes;   /* zero-window probes unanswered (Linux icsk_probes_out) */
     tcp_time_t rtx_at, delack_at, keepalive_at, linger2_at;
     tcp_time_t last_rcv; /* for keepalive idle */
     tcp_time_t syn_sent_at;
 
+    /* Loss recovery (RFC 5681 §3.2, NewReno RFC 6582). */
+    uint8_t dupacks;
+    bool in_recovery;
+    uint32_t recover;
+
+    /* Out-of-order data held until the hole fills (RFC 9293 §3.10.7.4). */
+    struct tcp_ooo *ooo;
+    uint32_t ooo_bytes;
+    uint16_t ooo_segs;
+    bool ooo_fin;      /* a FIN was seen at ooo_fin_seq */
+    uint32_t ooo_fin_seq;
+    uint32_t ooo_last; /* seq of the latest out-of-order arrival (first SACK block) */
+
     struct tcp_sockopts opt;
     struct bytebuf snd, rcv;
 };
+
+/* A run of bytes received ahead of RCV.NXT. */
+struct tcp_ooo {
+    struct tcp_ooo *next;
+    uint32_t seq, len;
+    uint8_t data[];
+};
+#define TCP_OOO_MAX_SEGS 256 /* bound on runs per connection: tiny-segment floods */
 
 /* Half-open passive connection: what RFC 9293 §3.10.7.2 keeps on a SYN. */
 struct tcp_req {
@@ -149,6 +171,8 @@ struct tcp_host {
     uint32_t *port_refs; /* connections and TIME-WAIT entries per local port (bind conflicts) */
     struct tcp_conn *graveyard; /* orphans to free at the end of the call */
     uint32_t port_counter;      /* RFC 6056 Algorithm 3 "next_ephemeral" */
+    bool tw_isn_valid;          /* a SYN reopening a TIME-WAIT tuple: its ISS */
+    uint32_t tw_isn;
     tcp_time_t challenge_window_start;
     uint32_t challenge_acks; /* sent in the current second (RFC 5961 §7) */
     uint8_t pkt[WIRE_MAX_HEADER + 65536];
@@ -224,6 +248,15 @@ int tcp_shutdown(struct tcp_conn *c, bool rd, bool wr, tcp_time_t now);
 void tcp_close(struct tcp_conn *c, tcp_time_t now);
 /* ABORT (RFC 9293 §3.10.5): RST if synchronized, then CLOSED. */
 void tcp_abort(struct tcp_conn *c, tcp_time_t now);
+/* Out-of-order queue (tcp_reass.c). */
+/* Holds payload at seq (beyond RCV.NXT, inside the window); first copy wins. */
+void tcp_ooo_insert(struct tcp_conn *c, uint32_t seq, const uint8_t *p, uint32_t len, bool fin);
+/* Moves what the queue holds at RCV.NXT into the receive buffer; returns
+ * true if the peer's FIN is now in order. */
+bool tcp_ooo_drain(struct tcp_conn *c);
+void tcp_ooo_free(struct tcp_conn *c);
+/* SACK blocks for what the queue holds (RFC 2018 §4): the latest first. */
+int tcp_ooo_sack_blocks(const struct tcp_conn *c, struct wire_sack_block *out, int max);
 /* Frees a CLOSED connection whose descriptor is released. */
 void tcp_conn_free(struct tcp_conn *c);
 void tcp_conn_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t now);
@@ -245,10 +278,12 @@ void tcp_send_ack(struct tcp_conn *c, tcp_time_t now);
 void tcp_send_rst_for(struct tcp_conn *c, tcp_time_t now);
 void tcp_send_syn(struct tcp_conn *c, tcp_time_t now);
 void tcp_retransmit_timeout(struct tcp_conn *c, tcp_time_t now);
+void tcp_retransmit_head(struct tcp_conn *c, tcp_time_t now);
 /* A reply to a segment that matched nothing usable (RFC 9293 §3.10.7.1). */
 void tcp_send_reset_reply(struct tcp_host *h, const struct wire_seg *seg, tcp_time_t now);
 /* Raw segment out: fills addresses from the local-view tuple and emits. */
 void tcp_emit(struct tcp_host *h, const struct wire_tuple *local_view, struct wire_seg *seg);
+void tcp_emit_rtx(struct tcp_host *h, const struct wire_tuple *local_view, struct wire_seg *seg, bool retransmission);
 bool tcp_challenge_ack_allowed(struct tcp_host *h, tcp_time_t now);
 uint32_t tcp_isn(const struct tcp_host *h, const struct wire_tuple *local_view, tcp_time_t now);
 uint32_t tcp_ts_offset(const struct tcp_host *h, const struct wire_tuple *local_view);

@@ -36,6 +36,7 @@ struct tcp_conn *tcp_conn_new(struct tcp_host *h, const struct wire_tuple *t, co
 void tcp_conn_free(struct tcp_conn *c)
 {
     tcp_entry_remove(c->host, &c->e);
+    tcp_ooo_free(c);
     bytebuf_free(&c->snd);
     bytebuf_free(&c->rcv);
     free(c);
@@ -55,6 +56,7 @@ void tcp_conn_done(struct tcp_conn *c, int err, tcp_time_t now)
     c->rtx_at = c->delack_at = c->keepalive_at = c->linger2_at = TCP_TIME_NEVER;
     tcp_set_state(h, &c->e, c->sd, TCP_STATE_CLOSED, now);
     bytebuf_free(&c->snd);
+    tcp_ooo_free(c);
     if (c->orphan) {
         c->accept_next = h->graveyard;
         h->graveyard = c;
@@ -68,6 +70,7 @@ int tcp_connect(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now)
 {
     c->iss = tcp_isn(h, &c->e.tuple, now);
     c->snd_una = c->snd_nxt = c->snd_max = c->iss;
+    c->recover = c->iss; /* RFC 6582 §3.2 */
     if (tcp_entry_insert(h, &c->e) < 0)
         return -ENOMEM;
     h->stats->ActiveOpens++;
@@ -230,10 +233,8 @@ void tcp_abort(struct tcp_conn *c, tcp_time_t now)
 {
     struct tcp_host *h = c->host;
     bytebuf_free(&c->rcv);
-    if (tcp_conn_synchronized(c) && c->e.state != TCP_STATE_SYN_RECEIVED)
+    if (tcp_conn_synchronized(c)) /* RFC 9293 §3.10.5, SYN-RECEIVED included */
         tcp_send_rst_for(c, now);
-    if (c->e.state == TCP_STATE_ESTABLISHED || c->e.state == TCP_STATE_CLOSE_WAIT)
-        h->stats->EstabResets++;
     if (c->e.state != TCP_STATE_CLOSED)
         tcp_conn_done(c, 0, now);
     if (c->orphan)

@@ -213,6 +213,9 @@ void tcp_set_state(struct tcp_host *h, struct tcp_entry *e, int sd, enum tcp_sta
             h->stats->CurrEstab++;
     } else if (from == TCP_STATE_ESTABLISHED || from == TCP_STATE_CLOSE_WAIT) {
         h->stats->CurrEstab--;
+        /* RFC 4022 tcpEstabResets: straight from ESTABLISHED/CLOSE-WAIT to
+         * CLOSED, by RST, abort or timeout (Linux tcp_set_state). */
+        h->stats->EstabResets += to == TCP_STATE_CLOSED;
     }
     e->state = (uint8_t)to;
     if (h->ops.state_change)
@@ -221,12 +224,18 @@ void tcp_set_state(struct tcp_host *h, struct tcp_entry *e, int sd, enum tcp_sta
 
 void tcp_emit(struct tcp_host *h, const struct wire_tuple *local_view, struct wire_seg *seg)
 {
+    tcp_emit_rtx(h, local_view, seg, false);
+}
+
+/* RFC 4022 tcpOutSegs excludes segments that carry only retransmitted octets. */
+void tcp_emit_rtx(struct tcp_host *h, const struct wire_tuple *local_view, struct wire_seg *seg, bool retransmission)
+{
     seg->tuple = *local_view;
     seg->ip_version = wire_addr_is_v4(&local_view->src) ? 4 : 6;
     size_t len = wire_build(h->pkt, sizeof h->pkt, seg);
     if (!len)
         return;
-    h->stats->OutSegs++;
+    h->stats->OutSegs += !retransmission;
     if (seg->flags & WIRE_RST)
         h->stats->OutRsts++;
     h->ops.output(h->ops.ctx, h->pkt, len);
@@ -294,9 +303,11 @@ void tcp_host_input(struct tcp_host *h, const struct wire_seg *seg, tcp_time_t n
     struct tcp_listener *l = tcp_host_find_listener(h, &local.src, local.sport);
     if (l) {
         tcp_listen_input(h, l, seg, &local, now);
+        h->tw_isn_valid = false;
         tcp_host_reap(h);
         return;
     }
+    h->tw_isn_valid = false;
     h->stats->NoSocketRsts += !(seg->flags & WIRE_RST);
     tcp_send_reset_reply(h, seg, now);
 }

@@ -196,11 +196,9 @@ static void rst_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t
         tcp_conn_done(c, ECONNREFUSED, now);
         break;
     case TCP_STATE_CLOSE_WAIT:
-        h->stats->EstabResets++;
         tcp_conn_done(c, EPIPE, now); /* Linux tcp_reset */
         break;
     case TCP_STATE_ESTABLISHED:
-        h->stats->EstabResets++;
         tcp_conn_done(c, ECONNRESET, now);
         break;
     case TCP_STATE_FIN_WAIT_1:
@@ -211,6 +209,38 @@ static void rst_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t
         tcp_conn_done(c, 0, now);
         break;
     }
+}
+
+/* RFC 5681 §3.2 with NewReno (RFC 6582 §3.2): the third duplicate ACK
+ * starts fast retransmit; later ones inflate cwnd by an MSS each. */
+static void dup_ack_input(struct tcp_conn *c, tcp_time_t now)
+{
+    if (++c->dupacks == 3 && !c->in_recovery && seq_gt(c->snd_una, c->recover - 1)) {
+        uint32_t flight = c->snd_max - c->snd_una;
+        c->ssthresh = flight / 2 > 2u * c->mss ? flight / 2 : 2u * c->mss;
+        c->recover = c->snd_max;
+        c->in_recovery = true;
+        c->host->stats->TCPFastRetrans++;
+        tcp_retransmit_head(c, now);
+        c->cwnd = c->ssthresh + 3u * c->mss;
+    } else if (c->dupacks > 3 && c->in_recovery) {
+        c->cwnd += c->mss;
+    }
+}
+
+/* RFC 6582 §3.2 steps 3-5: a partial ACK retransmits the next hole and
+ * deflates cwnd; a full ACK ends recovery. */
+static void recovery_ack(struct tcp_conn *c, uint32_t acked, tcp_time_t now)
+{
+    if (seq_ge(c->snd_una, c->recover)) {
+        uint32_t flight = c->snd_max - c->snd_una;
+        c->cwnd = c->ssthresh < flight + c->mss ? c->ssthresh : flight + c->mss;
+        c->in_recovery = false;
+        return;
+    }
+    tcp_retransmit_head(c, now);
+    c->cwnd = c->cwnd > acked ? c->cwnd - acked : 0;
+    c->cwnd += c->mss;
 }
 
 /* Fifth check: the ACK field. Returns false if the segment is finished. */
@@ -246,6 +276,10 @@ static bool ack_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t
         challenge_ack(c, now);
         return false;
     }
+    bool dup_ack = seg->ack == c->snd_una && c->snd_una != c->snd_max && seg->payload_len == 0 &&
+                   !(seg->flags & (WIRE_SYN | WIRE_FIN)) && ((uint32_t)seg->window << c->snd_wscale) == c->snd_wnd;
+    if (dup_ack)
+        dup_ack_input(c, now);
     if (seq_gt(seg->ack, c->snd_una)) {
         uint32_t acked = seg->ack - c->snd_una;
         uint32_t data_acked = acked;
@@ -262,11 +296,14 @@ static bool ack_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t
             c->rtt_start = 0;
         }
         c->backoff = 0;
-        /* RFC 5681 §3.1: slow start, then congestion avoidance. */
-        if (c->cwnd < c->ssthresh)
-            c->cwnd += acked < c->mss ? acked : c->mss;
-        else
-            c->cwnd += (uint32_t)((uint64_t)c->mss * c->mss / c->cwnd) + 1;
+        c->dupacks = 0;
+        if (c->in_recovery) {
+            recovery_ack(c, acked, now);
+        } else if (c->cwnd < c->ssthresh) {
+            c->cwnd += acked < c->mss ? acked : c->mss; /* RFC 5681 §3.1 slow start */
+        } else {
+            c->cwnd += (uint32_t)((uint64_t)c->mss * c->mss / c->cwnd) + 1; /* congestion avoidance */
+        }
         c->rtx_at = c->snd_una == c->snd_max ? TCP_TIME_NEVER : now + c->rto_us;
         tcp_conn_arm_timer(c);
         if (c->sd >= 0 && h->ops.wake)
@@ -311,9 +348,9 @@ static bool ack_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t
     return true;
 }
 
-/* Seventh check: segment text, delivered in order (out-of-order segments
- * are not queued yet: they get a duplicate ACK and the sender repeats
- * them). Returns false if the connection ended. */
+/* Seventh check: segment text, delivered in order; segments ahead of
+ * RCV.NXT wait in the out-of-order queue (tcp_reass.c). Returns false if
+ * the connection ended. */
 static bool data_input(struct tcp_conn *c, const struct wire_seg *seg, bool *fin_in_order, tcp_time_t now)
 {
     struct tcp_host *h = c->host;
@@ -332,8 +369,11 @@ static bool data_input(struct tcp_conn *c, const struct wire_seg *seg, bool *fin
         len -= skip;
     }
     if (seq != c->rcv_nxt) {
-        h->stats->TCPOFODrop++;
-        schedule_ack(c, true, now); /* RFC 9293 §3.10.7.4: out of order: ACK at once (RFC 5681 §4.2) */
+        bool readable = c->e.state == TCP_STATE_ESTABLISHED || c->e.state == TCP_STATE_FIN_WAIT_1 ||
+                        c->e.state == TCP_STATE_FIN_WAIT_2;
+        if (readable && !c->orphan)
+            tcp_ooo_insert(c, seq, p, len, seg->flags & WIRE_FIN);
+        schedule_ack(c, true, now); /* out of order: a duplicate ACK at once (RFC 5681 §4.2) */
         return true;
     }
     if (len > 0) {
@@ -360,7 +400,18 @@ static bool data_input(struct tcp_conn *c, const struct wire_seg *seg, bool *fin
         }
         c->rcv_nxt += n;
         c->unacked_segs++;
-        bool full_segments = c->unacked_segs >= 2 || n < len;
+        bool filled_hole = false;
+        if (c->ooo && n == len) {
+            filled_hole = true; /* RFC 5681 §4.2: ACK at once when a gap (partly) fills */
+            if (tcp_ooo_drain(c)) {
+                *fin_in_order = true;
+                schedule_ack(c, true, now);
+                if (c->sd >= 0 && h->ops.wake)
+                    h->ops.wake(h->ops.ctx, c->sd);
+                return true;
+            }
+        }
+        bool full_segments = c->unacked_segs >= 2 || n < len || filled_hole;
         schedule_ack(c, full_segments, now);
         if (n < len)
             return true; /* what did not fit is not ours yet, nor the FIN behind it */
@@ -462,6 +513,7 @@ void tcp_conn_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t n
         return; /* RFC 9293 §3.10.7.4 fifth: no ACK, drop */
     c->last_rcv = now;
     c->probes = 0;
+    c->zwp_probes = 0;
     update_ts_recent(c, seg);
     if (!ack_input(c, seg, now))
         return;

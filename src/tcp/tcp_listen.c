@@ -75,7 +75,7 @@ static uint16_t listener_mss(const struct tcp_host *h, const struct tcp_listener
 
 /* The SYN-ACK of a half-open entry (or of a cookie): options only as the
  * SYN offered them. */
-static void send_synack_ts(struct tcp_host *h, const struct tcp_req *r, uint32_t ts_val)
+static void send_synack_ts(struct tcp_host *h, const struct tcp_req *r, uint32_t ts_val, bool rtx)
 {
     const struct tcp_listener *l = r->listener;
     struct wire_seg seg = {0};
@@ -96,12 +96,12 @@ static void send_synack_ts(struct tcp_host *h, const struct tcp_req *r, uint32_t
         seg.opt.ts_val = ts_val;
         seg.opt.ts_ecr = r->ts_recent;
     }
-    tcp_emit(h, &r->e.tuple, &seg);
+    tcp_emit_rtx(h, &r->e.tuple, &seg, rtx);
 }
 
-static void send_synack(struct tcp_host *h, const struct tcp_req *r, tcp_time_t now)
+static void send_synack(struct tcp_host *h, const struct tcp_req *r, bool rtx, tcp_time_t now)
 {
-    send_synack_ts(h, r, tcp_ts_now(now) + tcp_ts_offset(h, &r->e.tuple));
+    send_synack_ts(h, r, tcp_ts_now(now) + tcp_ts_offset(h, &r->e.tuple), rtx);
 }
 
 static tcp_time_t synack_timeout(const struct tcp_host *h, unsigned retries)
@@ -143,7 +143,7 @@ static void send_cookie_synack(struct tcp_host *h, struct tcp_listener *l, const
     uint32_t ts = tcp_cookie_ts_encode(tcp_ts_now(now) + tcp_ts_offset(h, local),
                                        r.peer_wscale == 0xff ? -1 : r.peer_wscale, r.sack_ok);
     h->stats->SyncookiesSent++;
-    send_synack_ts(h, &r, ts);
+    send_synack_ts(h, &r, ts, false);
 }
 
 /* SYN to a listener: a half-open entry and a SYN-ACK. */
@@ -186,7 +186,7 @@ static void syn_input(struct tcp_host *h, struct tcp_listener *l, const struct w
     l->syn_q_len++;
     l->syn_q_young++;
     tcp_set_state(h, &r->e, -1, TCP_STATE_SYN_RECEIVED, now);
-    send_synack(h, r, now);
+    send_synack(h, r, false, now);
     timer_arm(&h->timers, &r->e.timer, now + synack_timeout(h, 0));
 }
 
@@ -200,7 +200,7 @@ static void req_from_syn(struct tcp_host *h, struct tcp_listener *l, const struc
     r->e.tuple = *local;
     r->listener = l;
     r->irs = seg->seq;
-    r->iss = tcp_isn(h, local, now);
+    r->iss = h->tw_isn_valid ? h->tw_isn : tcp_isn(h, local, now);
     r->peer_mss = tcp_peer_mss(seg);
     r->peer_wscale = (cfg->tcp_window_scaling && (seg->opt.present & WIRE_OPT_WSCALE))
                          ? (seg->opt.wscale > WIRE_MAX_WSCALE ? WIRE_MAX_WSCALE : seg->opt.wscale)
@@ -306,7 +306,7 @@ void tcp_req_timer(struct tcp_host *h, struct tcp_req *r, tcp_time_t now)
     h->stats->TCPSynRetrans++;
     h->stats->RetransSegs++;
     h->stats->TCPTimeouts++;
-    send_synack(h, r, now);
+    send_synack(h, r, true, now);
     timer_arm(&h->timers, &r->e.timer, now + synack_timeout(h, r->retries));
 }
 
@@ -324,6 +324,7 @@ static struct tcp_conn *child_conn(struct tcp_host *h, const struct tcp_req *r, 
     c->iss = r->iss;
     c->irs = r->irs;
     c->snd_una = c->snd_nxt = c->snd_max = r->iss + 1;
+    c->recover = r->iss; /* RFC 6582 §3.2 */
     c->rcv_nxt = r->irs + 1;
     c->rcv_adv = c->rcv_nxt + synack_window(l);
     c->max_rcv_wnd = synack_window(l);
@@ -396,7 +397,7 @@ void tcp_req_input(struct tcp_host *h, struct tcp_req *r, const struct wire_seg 
     if ((flags & (WIRE_SYN | WIRE_ACK | WIRE_RST)) == WIRE_SYN && seg->seq == r->irs) {
         /* The peer repeated its SYN: our SYN-ACK was lost. Repeat it. */
         h->stats->RetransSegs++;
-        send_synack(h, r, now);
+        send_synack(h, r, true, now);
         return;
     }
     if (!req_in_window(r, seg)) {

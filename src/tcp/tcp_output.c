@@ -33,7 +33,8 @@ uint16_t tcp_rcv_window_field(struct tcp_conn *c)
     if (space < promised)
         space = promised;
     /* Receiver SWS avoidance (RFC 9293 §3.8.6.2.2): don't open by less than an MSS. */
-    if (space > promised && space - promised < c->adv_mss && space < bytebuf_space(&c->rcv) / 2)
+    uint32_t step = c->adv_mss < c->rcv.limit / 2 ? c->adv_mss : c->rcv.limit / 2;
+    if (space > promised && space - promised < step)
         space = promised;
     uint32_t field = space >> c->rcv_wscale;
     if (field > 65535u)
@@ -67,6 +68,12 @@ static void send_segment(struct tcp_conn *c, uint8_t flags, uint32_t seq, const 
     seg.payload = payload;
     seg.payload_len = len;
     add_timestamp(c, &seg, now);
+    if (c->sack_ok && c->ooo) { /* RFC 2018 §4: report what we hold beyond RCV.NXT */
+        seg.opt.sack_count = (uint8_t)tcp_ooo_sack_blocks(c, seg.opt.sack, c->ts_ok ? 3 : 4);
+        if (seg.opt.sack_count)
+            seg.opt.present |= WIRE_OPT_SACK;
+    }
+    bool rtx = wire_seg_len(&seg) > 0 && seq_le(seq + wire_seg_len(&seg), c->snd_max);
     c->last_ack_sent = c->rcv_nxt;
     c->ack_pending = false;
     c->unacked_segs = 0;
@@ -74,7 +81,7 @@ static void send_segment(struct tcp_conn *c, uint8_t flags, uint32_t seq, const 
         c->delack_at = TCP_TIME_NEVER;
         tcp_conn_arm_timer(c);
     }
-    tcp_emit(c->host, &c->e.tuple, &seg);
+    tcp_emit_rtx(c->host, &c->e.tuple, &seg, rtx);
 }
 
 void tcp_send_ack(struct tcp_conn *c, tcp_time_t now)
@@ -122,10 +129,9 @@ void tcp_send_syn(struct tcp_conn *c, tcp_time_t now)
         seg.opt.ts_val = tcp_ts_now(now) + c->ts_offset;
         seg.opt.ts_ecr = synack ? c->ts_recent : 0;
     }
-    if (seq_gt(c->iss + 1, c->snd_max) || c->snd_max == c->iss)
-        c->snd_max = c->iss + 1;
-    c->snd_nxt = c->iss + 1;
-    tcp_emit(c->host, &c->e.tuple, &seg);
+    bool rtx = c->snd_max == c->iss + 1;
+    c->snd_max = c->snd_nxt = c->iss + 1;
+    tcp_emit_rtx(c->host, &c->e.tuple, &seg, rtx);
 }
 
 static uint32_t in_flight(const struct tcp_conn *c) { return c->snd_nxt - c->snd_una; }
@@ -139,8 +145,9 @@ static void arm_rtx(struct tcp_conn *c, tcp_time_t now)
 }
 
 /* Sends new data and the FIN as far as the windows allow (RFC 9293 §3.8.6,
- * RFC 5681 §3.1 for cwnd). */
-void tcp_output(struct tcp_conn *c, tcp_time_t now)
+ * RFC 5681 §3.1 for cwnd). force: the SWS override timeout ran out
+ * (RFC 9293 §3.8.6.2.1): send what the window takes, however small. */
+static void output(struct tcp_conn *c, tcp_time_t now, bool force)
 {
     if (!tcp_conn_synchronized(c) || c->e.state == TCP_STATE_SYN_RECEIVED)
         return;
@@ -159,13 +166,14 @@ void tcp_output(struct tcp_conn *c, tcp_time_t now)
             /* Sender SWS avoidance (RFC 9293 §3.8.6.2.1): send a partial
              * segment only if it is all we have or the window allows half
              * the peer's maximum window. */
-            if (room == 0 || (room < avail && room < c->max_snd_wnd / 2))
+            if (room == 0 || (!force && room < avail && room < c->max_snd_wnd / 2))
                 break;
             len = room;
         }
         /* Nagle (RFC 9293 §3.7.4): hold a small segment while data is in flight. */
-        if (len < c->mss && flight > 0 && !c->opt.nodelay && !(c->fin_queued))
+        if (len < c->mss && flight > 0 && !c->opt.nodelay && !c->fin_queued && !force)
             break;
+        force = false;
         uint32_t off = c->snd_nxt - c->snd_una;
         const uint8_t *p = bytebuf_view(&c->snd, off, len, h->scratch);
         bool last = c->snd_nxt + len == data_end;
@@ -202,8 +210,35 @@ void tcp_output(struct tcp_conn *c, tcp_time_t now)
     }
     if (sent || in_flight(c))
         arm_rtx(c, now);
-    else if (seq_lt(c->snd_nxt, data_end) && c->snd_wnd == 0)
-        arm_rtx(c, now); /* zero window: the timer sends a window probe */
+    else if (seq_lt(c->snd_nxt, data_end))
+        arm_rtx(c, now); /* data held by the window: persist / SWS override timer */
+}
+
+void tcp_output(struct tcp_conn *c, tcp_time_t now) { output(c, now, false); }
+
+/* Resends the first unacknowledged segment (fast retransmit, RFC 5681
+ * §3.2; NewReno partial ACKs, RFC 6582), leaving SND.NXT where it is. */
+void tcp_retransmit_head(struct tcp_conn *c, tcp_time_t now)
+{
+    struct tcp_host *h = c->host;
+    uint32_t have = bytebuf_len(&c->snd);
+    uint32_t outstanding = c->snd_max - c->snd_una;
+    if (have > outstanding)
+        have = outstanding;
+    if (have > 0) {
+        uint32_t len = have < c->mss ? have : c->mss;
+        const uint8_t *p = bytebuf_view(&c->snd, 0, len, h->scratch);
+        bool fin = c->fin_sent && c->snd_una + len == c->fin_seq;
+        h->stats->RetransSegs++;
+        if (c->rtt_start && seq_lt(c->rtt_seq, c->snd_una + len))
+            c->rtt_start = 0; /* Karn */
+        send_segment(c, (fin ? WIRE_FIN : 0) | WIRE_PSH, c->snd_una, p, len, now);
+    } else if (c->fin_sent && c->snd_una == c->fin_seq) {
+        h->stats->RetransSegs++;
+        send_segment(c, WIRE_FIN, c->snd_una, NULL, 0, now);
+    }
+    c->rtx_at = now + c->rto_us;
+    tcp_conn_arm_timer(c);
 }
 
 /* RFC 6298 §5.4-5.6 (and go-back-N, RFC 9293 §3.8.1): on expiry retransmit
@@ -214,8 +249,9 @@ void tcp_retransmit_timeout(struct tcp_conn *c, tcp_time_t now)
     const struct tcp_config *cfg = h->cfg;
     c->rtx_at = TCP_TIME_NEVER;
     bool syn_phase = c->e.state == TCP_STATE_SYN_SENT || c->e.state == TCP_STATE_SYN_RECEIVED;
-    bool zero_window_probe = !syn_phase && c->snd_una == c->snd_max && c->snd_wnd == 0 &&
-                             bytebuf_len(&c->snd) > 0;
+    /* Nothing in flight but data held back by the peer's window. */
+    bool window_stall = !syn_phase && c->snd_una == c->snd_max && bytebuf_len(&c->snd) > 0;
+    bool zero_window_probe = window_stall && c->snd_wnd == 0;
     int limit;
     if (syn_phase)
         limit = c->opt.syn_retries;
@@ -249,7 +285,25 @@ void tcp_retransmit_timeout(struct tcp_conn *c, tcp_time_t now)
         tcp_conn_arm_timer(c);
         return;
     }
+    if (window_stall && !zero_window_probe) {
+        /* A small window held the data back (sender SWS avoidance): the
+         * override timeout sends what fits (RFC 9293 §3.8.6.2.1). */
+        c->backoff--;
+        output(c, now, true);
+        if (c->rtx_at == TCP_TIME_NEVER) {
+            c->rtx_at = now + c->rto_us;
+            tcp_conn_arm_timer(c);
+        }
+        return;
+    }
     if (zero_window_probe) {
+        /* Linux tcp_probe_timer: unanswered probes count to the same limit. */
+        if (c->zwp_probes >= limit) {
+            h->stats->TCPAbortOnTimeout++;
+            tcp_conn_done(c, ETIMEDOUT, now);
+            return;
+        }
+        c->zwp_probes++;
         /* RFC 9293 §3.8.6.1: probe the zero window. Like Linux
          * (tcp_xmit_probe_skb), an old sequence number that the peer must
          * answer with an ACK carrying its current window. */
@@ -264,6 +318,9 @@ void tcp_retransmit_timeout(struct tcp_conn *c, tcp_time_t now)
     c->ssthresh = flight / 2 > 2u * c->mss ? flight / 2 : 2u * c->mss;
     c->cwnd = c->mss;
     c->snd_nxt = c->snd_una;
+    c->dupacks = 0;
+    c->in_recovery = false;
+    c->recover = c->snd_max; /* RFC 6582 §3.2 step 4: no fast retransmit for this flight */
     tcp_output(c, now);
     if (c->rtx_at == TCP_TIME_NEVER) {
         c->rtx_at = now + c->rto_us;

@@ -105,6 +105,10 @@ bool tcp_tw_input(struct tcp_host *h, struct tcp_tw *tw, const struct wire_seg *
     if ((flags & (WIRE_SYN | WIRE_RST | WIRE_ACK)) == WIRE_SYN &&
         (seq_gt(seg->seq, tw->rcv_nxt) || ts_newer)) {
         h->stats->TCPTimeWaitRecycled++;
+        /* RFC 1122 §4.2.2.13: the new ISS above the old sequence space
+         * (Linux tcp_timewait_state_process: tw_snd_nxt + 65535 + 2). */
+        h->tw_isn = tw->snd_nxt + 65537;
+        h->tw_isn_valid = true;
         tcp_tw_free(h, tw, now);
         return false;
     }
