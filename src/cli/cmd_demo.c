@@ -1,20 +1,21 @@
-/* synack demo: the guided tour. For now it replays the three-way handshake
- * in virtual time; the TUN demo (a real kernel as the peer) replaces it. */
+/* synack demo: the guided tour. As root with /dev/net/tun it runs on a real
+ * wire against the kernel's TCP (demo_tun.c); otherwise it replays the
+ * three-way handshake in virtual time. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/demo_tun.h"
 #include "sim/catalog.h"
 #include "sim/render.h"
 
 int cmd_demo(int argc, char **argv)
 {
-    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        printf("usage: synack demo\n\nA short tour: replays a TCP connection's life in virtual time.\n");
-        return CLI_OK;
-    }
-    if (argc > 1)
-        return cli_usage_error("demo", "unexpected argument '%s'", argv[1]);
+    /* demo_tun_run handles --help and the arguments; it falls back here
+     * when it cannot run (not root, no TUN) or with --simulated. */
+    int tun_status = demo_tun_run(argc, argv);
+    if (tun_status != DEMO_TUN_FALLBACK)
+        return tun_status;
     printf("synack is a user-space TCP built around the RFC 9293 state machine.\n"
            "Here two simulated hosts open a connection, exchange a few bytes and close it,\n"
            "in virtual time (link delay 10 ms each way). Each row is a segment on the wire\n"

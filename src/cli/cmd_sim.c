@@ -1,6 +1,7 @@
 /* synack sim: runs a named scenario in virtual time (DESIGN.md §3). */
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,22 +16,70 @@ static void sim_usage(FILE *out)
     fprintf(out,
             "usage: synack sim --list\n"
             "       synack sim NAME [--seed N] [--loss P] [--format text|json|mermaid|svg]\n"
-            "                       [--pcap FILE] [-o FILE]\n\n"
+            "                       [--sysctl NAME=VALUE]... [--pcap FILE] [-o FILE]\n\n"
             "Runs a TCP scenario between simulated hosts in virtual time and draws it.\n\n"
             "  -l, --list          list the scenarios\n"
             "  -s, --seed N        seed for random loss and ISNs (default 1); same seed, same run\n"
             "  -L, --loss P        also lose each segment with probability P (0..1), both ways\n"
+            "  -k, --sysctl K=V    set a knob on every host, over the scenario's own choice\n"
+            "                      (repeatable; e.g. tcp_syncookies=0, net.ipv4.tcp_abort_on_overflow=1)\n"
             "  -f, --format F      text (ladder diagram, default), json (JSON lines), mermaid, svg\n"
             "  -p, --pcap FILE     record every segment put on the wire (virtual timestamps)\n"
             "  -o, --output FILE   write the diagram to FILE instead of stdout\n"
-            "  -h, --help          this help\n");
+            "  -h, --help          this help\n\n"
+            "Knobs (Linux sysctl names; default, unit):\n");
+    for (int i = 0; i < tcp_config_count(); i++) {
+        struct tcp_config def;
+        tcp_config_default(&def);
+        fprintf(out, "  %-24s %8lld %-6s %s\n", tcp_config_name(i), (long long)tcp_config_get(&def, i),
+                tcp_config_unit(i), tcp_config_help(i));
+    }
+}
+
+/* The knob's index in tcp_types.h's table, or -1 if the name is unknown. */
+static int knob_index(const char *name)
+{
+    struct tcp_config probe;
+    memset(&probe, 0, sizeof probe);
+    if (tcp_config_set(&probe, name, 1) < 0)
+        return -1;
+    for (int i = 0; i < tcp_config_count(); i++)
+        if (tcp_config_get(&probe, i) == 1)
+            return i;
+    return -1;
+}
+
+/* NAME=VALUE with VALUE in the range the knob's unit allows: 0/1 for a
+ * bool, 0..2 for the three-way modes, else 0..INT32_MAX. */
+static int parse_sysctl(const char *arg, struct sim_options *opt)
+{
+    const char *eq = strchr(arg, '=');
+    char name[64];
+    if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof name)
+        return cli_usage_error("sim", "bad --sysctl '%s' (NAME=VALUE, e.g. tcp_syncookies=0)", arg);
+    memcpy(name, arg, (size_t)(eq - arg));
+    name[eq - arg] = '\0';
+    int index = knob_index(name);
+    if (index < 0)
+        return cli_usage_error("sim", "unknown sysctl '%s' (see synack sim --help)", name);
+    const char *unit = tcp_config_unit(index);
+    long long max = !strcmp(unit, "bool") ? 1 : !strcmp(unit, "0/1/2") ? 2 : INT32_MAX;
+    char *end;
+    errno = 0;
+    long long v = strtoll(eq + 1, &end, 10);
+    if (errno || end == eq + 1 || *end || v < 0 || v > max)
+        return cli_usage_error("sim", "bad value '%s' for %s (an integer from 0 to %lld, %s)", eq + 1,
+                               tcp_config_name(index), max, unit);
+    if (sim_options_add_sysctl(opt, name, v) < 0)
+        return cli_usage_error("sim", "too many --sysctl (at most %d)", SIM_MAX_SYSCTLS);
+    return CLI_OK;
 }
 
 static void list_scenarios(void)
 {
     for (size_t i = 0; i < sim_scenario_count(); i++) {
         const struct sim_scenario *sc = sim_scenario_at(i);
-        printf("%-22s %s\n", sc->name, sc->description);
+        printf("%-24s %s\n", sc->name, sc->description);
     }
 }
 
@@ -64,7 +113,8 @@ int cmd_sim(int argc, char **argv)
         {"list", no_argument, NULL, 'l'},         {"seed", required_argument, NULL, 's'},
         {"loss", required_argument, NULL, 'L'},   {"format", required_argument, NULL, 'f'},
         {"pcap", required_argument, NULL, 'p'},   {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"sysctl", required_argument, NULL, 'k'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     struct sim_options opt;
     sim_options_default(&opt);
@@ -74,7 +124,7 @@ int cmd_sim(int argc, char **argv)
     int c;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":ls:L:f:p:o:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":ls:L:f:p:o:k:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'l':
             list = true;
@@ -92,6 +142,12 @@ int cmd_sim(int argc, char **argv)
             if (f < 0)
                 return cli_usage_error("sim", "unknown format '%s' (text, json, mermaid or svg)", optarg);
             format = (enum sim_format)f;
+            break;
+        }
+        case 'k': {
+            int rc = parse_sysctl(optarg, &opt);
+            if (rc != CLI_OK)
+                return rc;
             break;
         }
         case 'p':

@@ -7,8 +7,13 @@
 enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2 };
 
 int cmd_sim(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_connect(int argc, char **argv);
+int cmd_ss(int argc, char **argv);
+int cmd_nstat(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 #ifdef SYNACK_HAVE_CMD_TRACK
 int cmd_track(int argc, char **argv);
 #define SYNACK_COMMAND_TRACK(X) X(track, "follow TCP connections in a capture or on an interface")
@@ -19,7 +24,12 @@ int cmd_track(int argc, char **argv);
 /* X(name, one-line help), in the order `synack --help` lists them. */
 #define SYNACK_COMMANDS(X)                                                  \
     X(sim, "run a TCP scenario in virtual time and draw it")              \
+    X(serve, "serve echo, discard or http on a TUN device")              \
+    X(connect, "connect to HOST:PORT over a TUN device, like nc")        \
+    X(ss, "the connection table of a running synack, like ss")          \
+    X(nstat, "the counters of a running synack, like nstat")            \
     SYNACK_COMMAND_TRACK(X)                                                \
+    X(bench, "measure synack beside lwIP and the Linux kernel")            \
     X(demo, "a short guided tour")                                         \
     X(version, "print the version")
 

@@ -28,8 +28,11 @@ static const struct sim_scenario *const catalog[] = {
     &sim_sc_keepalive_dead_peer,
     &sim_sc_process_exit,
     &sim_sc_accept_queue_full,
+    &sim_sc_accept_queue_full_abort,
+    &sim_sc_slow_accept,
     &sim_sc_challenge_ack,
     &sim_sc_syn_flood,
+    &sim_sc_syn_flood_cookies,
 };
 #define CATALOG_SIZE (sizeof catalog / sizeof catalog[0])
 

@@ -22,6 +22,29 @@ void sim_options_default(struct sim_options *o)
     o->seed = 1;
 }
 
+int sim_options_add_sysctl(struct sim_options *o, const char *name, int64_t value)
+{
+    struct tcp_config scratch;
+    tcp_config_default(&scratch);
+    if (o->nsysctls >= SIM_MAX_SYSCTLS || strlen(name) >= sizeof o->sysctls[0].name ||
+        tcp_config_set(&scratch, name, value) < 0)
+        return -1;
+    struct sim_sysctl *k = &o->sysctls[o->nsysctls++];
+    snprintf(k->name, sizeof k->name, "%s", name);
+    k->value = value;
+    return 0;
+}
+
+void sim_host_config(const struct sim_run *run, const struct tcp_config *tcp, struct tcp_config *out)
+{
+    if (tcp)
+        *out = *tcp;
+    else
+        tcp_config_default(out);
+    for (size_t i = 0; i < run->opt.nsysctls; i++)
+        tcp_config_set(out, run->opt.sysctls[i].name, run->opt.sysctls[i].value);
+}
+
 /* ---- memory owned by the run ---- */
 
 void *sim_alloc(struct sim_run *run, size_t size)
@@ -233,8 +256,7 @@ static int add_host(struct sim_run *run, const char *name, const char *addr_text
     if (!ghost) {
         struct stack_config cfg;
         stack_config_default(&cfg);
-        if (tcp)
-            cfg.tcp = *tcp;
+        sim_host_config(run, tcp, &cfg.tcp);
         /* ISNs and ports come from the seed: same seed, same numbers. */
         uint64_t key = run->opt.seed * 0x100000001b3u + (uint64_t)h->index;
         for (size_t i = 0; i < sizeof cfg.secret; i += 8) {
@@ -496,6 +518,9 @@ int sim_run_scenario(const struct sim_scenario *sc, const struct sim_options *op
         snprintf(res->error, sizeof res->error, "out of memory");
         return -1;
     }
+    for (size_t i = 0; i < run->opt.nsysctls; i++)
+        sim_note(run, -1, "sysctl %s=%lld on every host", run->opt.sysctls[i].name,
+                 (long long)run->opt.sysctls[i].value);
     if (sc->setup(run) < 0)
         sim_fail(run, "scenario %s: setup failed", sc->name);
     tcp_time_t limit = sc->limit ? sc->limit : SIM_DEFAULT_LIMIT;

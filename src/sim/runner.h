@@ -22,12 +22,25 @@
 struct pcap_writer;
 struct sim_run;
 
+/* A knob set on every simulated host, over the scenario's own choice
+ * (`synack sim --sysctl name=value`). */
+#define SIM_MAX_SYSCTLS 16
+struct sim_sysctl {
+    char name[48]; /* a tcp_config name, "net.ipv4." prefix allowed */
+    int64_t value;
+};
+
 struct sim_options {
     uint64_t seed;            /* PRNG and ISN keys; same seed, same run */
     double loss;              /* random loss on every link, both ways, on top of the script */
     struct pcap_writer *pcap; /* optional: every packet put on a link */
+    struct sim_sysctl sysctls[SIM_MAX_SYSCTLS]; /* applied in order, last wins */
+    size_t nsysctls;
 };
 void sim_options_default(struct sim_options *o);
+/* Adds a --sysctl override. Returns 0, or -1 if the name is not a knob of
+ * tcp_types.h's table (or there are already SIM_MAX_SYSCTLS). */
+int sim_options_add_sysctl(struct sim_options *o, const char *name, int64_t value);
 
 struct sim_scenario {
     const char *name;
@@ -58,9 +71,12 @@ void sim_result_free(struct sim_result *res);
 
 /* ---- building the network (from setup) ---- */
 #define SIM_DEFAULT_DELAY TCP_MSEC(10) /* one way: a 20 ms round trip */
-/* A host running a stack with Linux's defaults (tcp NULL) or these knobs.
- * Returns the host index or -1. */
+/* A host running a stack with Linux's defaults (tcp NULL) or these knobs,
+ * then the run's --sysctl overrides. Returns the host index or -1. */
 int sim_host(struct sim_run *run, const char *name, const char *addr, const struct tcp_config *tcp);
+/* The knobs sim_host gives a host asked for tcp (NULL: Linux's defaults):
+ * tcp with the run's overrides on top. */
+void sim_host_config(const struct sim_run *run, const struct tcp_config *tcp, struct tcp_config *out);
 /* A host with no stack: it absorbs what is sent to it. */
 int sim_ghost(struct sim_run *run, const char *name, const char *addr);
 /* A link with this one-way delay both ways, plus the run's --loss. */

@@ -109,25 +109,25 @@ const struct sim_scenario sim_sc_challenge_ack = {
 /* ---- syn-flood ---- */
 #define FLOOD_SOURCES 64
 #define FLOOD_SYNS 200
+#define FLOOD_RATE 200 /* one every 5 ms */
 #define FLOOD_BACKLOG 16
 
-struct flood {
-    int attacker, server;
-    unsigned sent;
-    uint32_t seq;
+struct flood_demo {
+    int client, server;
+    int64_t cookies; /* the server's tcp_syncookies, --sysctl included */
+    struct sim_app *cli;
 };
 
-static void flood_syn(struct sim_run *run, void *arg)
+/* At 3 s the client is done either way: it has had its echo, or its
+ * connect() is still hanging and it gives up. */
+static void flood_demo_end(struct sim_run *run, void *arg)
 {
-    struct flood *f = arg;
-    /* 198.51.100.1-64 (TEST-NET-2, RFC 5737), each from its own port. */
-    struct wire_endpoint src = {wire_addr_v4(0xc6336401u + f->sent % FLOOD_SOURCES),
-                                (uint16_t)(1024 + f->sent)};
-    struct wire_endpoint dst = {*simnet_host_addr(sim_net(run), f->server), SIM_SERVER_PORT};
-    f->seq = f->seq * 1103515245u + 12345u;
-    inject(run, f->attacker, &src, &dst, WIRE_SYN, f->seq);
-    if (++f->sent < FLOOD_SYNS)
-        sim_at(run, sim_now(run) + TCP_MSEC(5), flood_syn, f);
+    struct flood_demo *d = arg;
+    sim_flood_verdict(run, d->server, &d->cli, 1);
+    if (!d->cli->connected)
+        sim_note(run, d->client, "connect() has not completed in 2.5 s: with tcp_syncookies=%lld the flood holds "
+                                 "every slot of the SYN queue and the client's SYNs are dropped; it gives up",
+                 (long long)d->cookies);
 }
 
 static int syn_flood_setup(struct sim_run *run)
@@ -135,22 +135,22 @@ static int syn_flood_setup(struct sim_run *run)
     struct sim_pair p;
     if (sim_pair_setup(run, &p) < 0)
         return -1;
-    struct flood *f = sim_alloc(run, sizeof *f);
-    if (!f)
+    struct flood_demo *d = sim_alloc(run, sizeof *d);
+    struct sim_flood *f = sim_alloc(run, sizeof *f);
+    if (!d || !f)
         return -1;
-    f->server = p.server;
-    f->seq = 1;
+    struct tcp_config server_cfg;
+    sim_host_config(run, NULL, &server_cfg);
+    d->client = p.client;
+    d->server = p.server;
+    d->cookies = server_cfg.tcp_syncookies;
     /* The attacker owns every spoofed source: the SYN-ACKs go to it and are
      * never answered, as when the spoofed addresses do not exist. */
-    f->attacker = sim_ghost(run, "attacker", "198.51.100.200");
-    if (f->attacker < 0 || sim_link(run, f->attacker, p.server, SIM_DEFAULT_DELAY) < 0)
+    *f = (struct sim_flood){.target = p.server, .port = SIM_SERVER_PORT, .count = FLOOD_SYNS, .rate = FLOOD_RATE,
+                            .sources = FLOOD_SOURCES};
+    if (sim_flood_start(run, f) < 0)
         return -1;
-    for (unsigned i = 0; i < FLOOD_SOURCES; i++) {
-        struct wire_addr a = wire_addr_v4(0xc6336401u + i);
-        if (simnet_add_address(sim_net(run), f->attacker, &a) < 0)
-            return -1;
-    }
-    struct sim_app *srv = sim_app_new(run), *cli = sim_app_new(run);
+    struct sim_app *srv = sim_app_new(run), *cli = d->cli = sim_app_new(run);
     if (!srv || !cli)
         return -1;
     srv->echo = true;
@@ -158,20 +158,25 @@ static int syn_flood_setup(struct sim_run *run)
     cli->send_on_connect = "hello";
     if (sim_app_server(run, srv, p.server, SIM_SERVER_PORT, FLOOD_BACKLOG) < 0)
         return -1;
-    sim_note(run, f->attacker, "%d spoofed SYNs from %d addresses, one every 5 ms", FLOOD_SYNS, FLOOD_SOURCES);
-    if (sim_at(run, 0, flood_syn, f) < 0)
-        return -1;
+    sim_note(run, p.server, "%s",
+             d->cookies == 0 ? "tcp_syncookies=0: once the SYN queue (16) is full, every SYN is dropped"
+             : d->cookies == 1 ? "tcp_syncookies=1 (Linux's default): once the SYN queue (16) is full, SYNs are "
+                                 "answered with cookies"
+                               : "tcp_syncookies=2: every SYN is answered with a cookie, no half-open entry is kept");
     /* In the middle of the flood, a real client connects: the SYN queue
      * (backlog 16) is full, so the server answers with a SYN cookie and
      * keeps no state until the client's ACK proves the cookie. */
     if (sim_at_action(run, TCP_MSEC(500), SIM_ACT_NOTE, p.client, NULL, "a real client connects during the flood") < 0 ||
         sim_app_client_at(run, cli, TCP_MSEC(500), p.client, p.server, SIM_SERVER_PORT, 0) < 0)
         return -1;
+    if (sim_at(run, TCP_SEC(3), flood_demo_end, d) < 0)
+        return -1;
     return sim_at_action(run, TCP_SEC(3), SIM_ACT_CLOSE, p.client, &cli->sd, NULL);
 }
 
 const struct sim_scenario sim_sc_syn_flood = {
     "syn-flood",
-    "200 spoofed SYNs fill the SYN queue (backlog 16); a real client still gets in with a SYN cookie",
+    "200 spoofed SYNs fill the SYN queue (backlog 16): a real client gets in with a SYN cookie; "
+    "with --sysctl tcp_syncookies=0 it is locked out",
     syn_flood_setup, 0,
 };

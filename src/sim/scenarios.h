@@ -30,8 +30,42 @@ extern const struct sim_scenario sim_sc_close_merged_finack, sim_sc_half_close, 
 /* sc_reset.c */
 extern const struct sim_scenario sim_sc_rst_refused, sim_sc_rst_in_syn_received, sim_sc_rst_abort;
 /* sc_listen.c */
-extern const struct sim_scenario sim_sc_accept_queue_full;
+extern const struct sim_scenario sim_sc_accept_queue_full, sim_sc_accept_queue_full_abort, sim_sc_slow_accept;
 /* sc_attack.c */
 extern const struct sim_scenario sim_sc_challenge_ack, sim_sc_syn_flood;
+/* sc_flood.c */
+extern const struct sim_scenario sim_sc_syn_flood_cookies;
+
+/* ---- sc_flood.c: helpers of the listener-under-attack scenarios ---- */
+/* A spoofed SYN flood: `count` SYNs (MSS option only, like a flooding
+ * tool) at `rate` per second from start on, each from its own port, the
+ * sources cycling through `sources` addresses from 198.51.100.1 (TEST-NET-2,
+ * RFC 5737; at most 254). A ghost host "attacker" owns them all, so every
+ * SYN-ACK is absorbed and never answered, as when the addresses do not
+ * exist. */
+struct sim_flood {
+    int target;         /* host attacked */
+    uint16_t port;
+    unsigned count;
+    uint32_t rate;      /* SYNs per second */
+    unsigned sources;
+    tcp_time_t start;
+    /* filled in by sim_flood_start */
+    int attacker;
+    struct sim_run *run;
+    unsigned sent;
+    uint32_t seq;
+};
+/* Adds the attacker (linked to target), says what it does in a note and
+ * schedules the SYNs. Returns 0 or -1. */
+int sim_flood_start(struct sim_run *run, struct sim_flood *f);
+/* A client that connects at t and calls send(text) at once, still in
+ * SYN-SENT, so that the text rides on the handshake's third segment; then
+ * app runs on the socket (reading, closing as app says). Returns 0 or -1. */
+int sim_early_client_at(struct sim_run *run, struct sim_app *app, tcp_time_t t, int host, int server_host,
+                        uint16_t port, const char *text);
+/* A note from the server on what its listener did: cookies, half-open
+ * entries, drops (from its counters), and how many of the n clients got in. */
+void sim_flood_verdict(struct sim_run *run, int server, struct sim_app *const *clients, size_t n);
 
 #endif

@@ -168,7 +168,7 @@ static void default_opts(const struct stack *s, struct tcp_sockopts *o)
     o->keepidle_s = (uint32_t)c->tcp_keepalive_time;
     o->keepintvl_s = (uint32_t)c->tcp_keepalive_intvl;
     o->keepcnt = (uint16_t)c->tcp_keepalive_probes;
-    o->syn_retries = (uint8_t)c->tcp_syn_retries;
+    o->syn_retries = (uint8_t)(c->tcp_syn_retries < 1 ? 1 : c->tcp_syn_retries > 127 ? 127 : c->tcp_syn_retries);
     o->rcvbuf = (uint32_t)c->tcp_rmem;
     o->sndbuf = (uint32_t)c->tcp_wmem;
 }
@@ -653,7 +653,7 @@ void stack_walk(struct stack *s, stack_walk_fn fn, void *ctx)
         info.recv_q = l->accept_q_len;
         info.send_q = l->backlog;
         info.syn_q = l->syn_q_len;
-        info.syn_q_max = l->backlog < s->cfg.tcp.tcp_max_syn_backlog ? l->backlog : (uint32_t)s->cfg.tcp.tcp_max_syn_backlog;
+        info.syn_q_max = tcp_syn_queue_max(&s->host, l);
         fn(ctx, &info);
     }
     struct walk_ctx w = {s, fn, ctx};

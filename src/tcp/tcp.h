@@ -57,6 +57,7 @@ struct tcp_conn {
     /* Send sequence space (RFC 9293 §3.3.1). snd_nxt may fall back to
      * snd_una on a timeout (go-back-N); snd_max is the highest ever sent. */
     uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, max_snd_wnd;
+    uint32_t snd_sml; /* end of the last small segment sent (Minshall's Nagle) */
     /* Receive sequence space. rcv_adv: right edge we advertised. */
     uint32_t irs, rcv_nxt, rcv_adv, max_rcv_wnd;
     uint32_t cwnd, ssthresh;
@@ -206,6 +207,7 @@ struct tcp_listener *tcp_listen(struct tcp_host *h, int sd, const struct wire_en
 /* Next established child, or NULL. */
 struct tcp_conn *tcp_accept(struct tcp_host *h, struct tcp_listener *l, int sd);
 void tcp_listener_close(struct tcp_host *h, struct tcp_listener *l, tcp_time_t now);
+uint32_t tcp_syn_queue_max(const struct tcp_host *h, const struct tcp_listener *l);
 void tcp_listen_input(struct tcp_host *h, struct tcp_listener *l, const struct wire_seg *seg,
                       const struct wire_tuple *local_tuple, tcp_time_t now);
 void tcp_req_input(struct tcp_host *h, struct tcp_req *r, const struct wire_seg *seg, tcp_time_t now);

@@ -21,7 +21,8 @@ struct tcp_conn *tcp_conn_new(struct tcp_host *h, const struct wire_tuple *t, co
     bytebuf_init(&c->snd, opt->sndbuf);
     bytebuf_init(&c->rcv, opt->rcvbuf);
     c->rcv_wscale = cfg->tcp_window_scaling ? tcp_wscale_for(opt->rcvbuf) : 0;
-    uint32_t mss = (uint32_t)cfg->tcp_mss;
+    /* Linux bounds: TCP_MIN_MSS 88 .. the largest a 16-bit option holds. */
+    uint32_t mss = (uint32_t)(cfg->tcp_mss < 88 ? 88 : cfg->tcp_mss > 65495 ? 65495 : cfg->tcp_mss);
     if (opt->mss_clamp && opt->mss_clamp < mss)
         mss = opt->mss_clamp;
     c->adv_mss = (uint16_t)mss;
@@ -70,7 +71,7 @@ int tcp_connect(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now)
 {
     c->iss = tcp_isn(h, &c->e.tuple, now);
     c->snd_una = c->snd_nxt = c->snd_max = c->iss;
-    c->recover = c->iss; /* RFC 6582 §3.2 */
+    c->recover = c->snd_sml = c->iss; /* RFC 6582 §3.2 */
     if (tcp_entry_insert(h, &c->e) < 0)
         return -ENOMEM;
     h->stats->ActiveOpens++;

@@ -109,7 +109,7 @@ static void syn_sent_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_t
         tcp_send_syn(c, now);
         return;
     }
-    c->snd_una = seg->ack;
+    c->snd_una = c->snd_sml = seg->ack;
     if (c->snd_nxt != c->snd_una)
         c->snd_nxt = c->snd_una;
     c->snd_wnd = seg->window; /* never scaled in a SYN (RFC 7323 §2.2) */

@@ -49,15 +49,19 @@ struct tcp_listener *tcp_listen(struct tcp_host *h, int sd, const struct wire_en
 /* Linux sk_acceptq_is_full: more than `backlog` waiting. */
 static bool accept_queue_full(const struct tcp_listener *l) { return l->accept_q_len > l->backlog; }
 
-/* Linux inet_csk_reqsk_queue_is_full, bounded by tcp_max_syn_backlog too. */
-static bool syn_queue_full(const struct tcp_host *h, const struct tcp_listener *l)
+/* The SYN queue's bound: the backlog, within tcp_max_syn_backlog, at least 1. */
+uint32_t tcp_syn_queue_max(const struct tcp_host *h, const struct tcp_listener *l)
 {
     uint32_t max = l->backlog;
     if (max > (uint32_t)h->cfg->tcp_max_syn_backlog)
         max = (uint32_t)h->cfg->tcp_max_syn_backlog;
-    if (max == 0)
-        max = 1;
-    return l->syn_q_len >= max;
+    return max ? max : 1;
+}
+
+/* Linux inet_csk_reqsk_queue_is_full. */
+static bool syn_queue_full(const struct tcp_host *h, const struct tcp_listener *l)
+{
+    return l->syn_q_len >= tcp_syn_queue_max(h, l);
 }
 
 static uint16_t synack_window(const struct tcp_listener *l)
@@ -67,7 +71,7 @@ static uint16_t synack_window(const struct tcp_listener *l)
 
 static uint16_t listener_mss(const struct tcp_host *h, const struct tcp_listener *l)
 {
-    uint32_t mss = (uint32_t)h->cfg->tcp_mss;
+    uint32_t mss = (uint32_t)(h->cfg->tcp_mss < 88 ? 88 : h->cfg->tcp_mss > 65495 ? 65495 : h->cfg->tcp_mss);
     if (l->opt.mss_clamp && l->opt.mss_clamp < mss)
         mss = l->opt.mss_clamp;
     return (uint16_t)mss;
@@ -163,7 +167,7 @@ static void syn_input(struct tcp_host *h, struct tcp_listener *l, const struct w
     }
     int64_t cookies = h->cfg->tcp_syncookies;
     if (cookies == 2 || (cookies == 1 && full)) {
-        h->stats->TCPReqQFullDoCookies += full;
+        h->stats->TCPReqQFullDoCookies++; /* Linux tcp_syn_flood_action: with =2 too */
         send_cookie_synack(h, l, seg, local, now);
         return;
     }
@@ -324,7 +328,7 @@ static struct tcp_conn *child_conn(struct tcp_host *h, const struct tcp_req *r, 
     c->iss = r->iss;
     c->irs = r->irs;
     c->snd_una = c->snd_nxt = c->snd_max = r->iss + 1;
-    c->recover = r->iss; /* RFC 6582 §3.2 */
+    c->recover = c->snd_sml = r->iss; /* RFC 6582 §3.2 */
     c->rcv_nxt = r->irs + 1;
     c->rcv_adv = c->rcv_nxt + synack_window(l);
     c->max_rcv_wnd = synack_window(l);

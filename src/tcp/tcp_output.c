@@ -170,8 +170,11 @@ static void output(struct tcp_conn *c, tcp_time_t now, bool force)
                 break;
             len = room;
         }
-        /* Nagle (RFC 9293 §3.7.4): hold a small segment while data is in flight. */
-        if (len < c->mss && flight > 0 && !c->opt.nodelay && !c->fin_queued && !force)
+        /* Nagle (RFC 9293 §3.7.4) as Linux does it (Minshall's variant,
+         * tcp_minshall_check): hold a small segment only while an earlier
+         * small one is unacknowledged. */
+        if (len < c->mss && flight > 0 && seq_gt(c->snd_sml, c->snd_una) && !c->opt.nodelay &&
+            !c->fin_queued && !force)
             break;
         force = false;
         uint32_t off = c->snd_nxt - c->snd_una;
@@ -187,6 +190,8 @@ static void output(struct tcp_conn *c, tcp_time_t now, bool force)
         }
         send_segment(c, (last ? WIRE_PSH : 0) | (fin ? WIRE_FIN : 0), c->snd_nxt, p, len, now);
         c->snd_nxt += len;
+        if (len < c->mss)
+            c->snd_sml = c->snd_nxt;
         if (fin) {
             c->fin_sent = true;
             c->fin_seq = c->snd_nxt;

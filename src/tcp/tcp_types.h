@@ -109,7 +109,7 @@ int64_t tcp_config_get(const struct tcp_config *c, int i);
     X(SyncookiesRecv, "valid SYN cookies received")                                  \
     X(SyncookiesFailed, "invalid SYN cookies received")                              \
     X(TCPReqQFullDrop, "SYNs dropped: SYN queue full and no cookies")                \
-    X(TCPReqQFullDoCookies, "SYNs answered with a cookie: SYN queue full")           \
+    X(TCPReqQFullDoCookies, "SYNs answered with a cookie (queue full, or tcp_syncookies=2)") \
     X(TCPTimeWaitOverflow, "TIME-WAIT entries not made: tcp_max_tw_buckets")         \
     X(TCPChallengeACK, "challenge ACKs sent (RFC 5961)")                             \
     X(TCPSYNChallenge, "challenge ACKs sent for a SYN (RFC 5961 §4)")                \

@@ -231,7 +231,7 @@ static void conn_end(struct track *t, struct track_conn *c, enum end_reason why,
     track_table_remove(t, c);
     if (t->sink.conn)
         t->sink.conn(t->sink.ctx, &info);
-    free(c);
+    track_conn_release(t, c);
 }
 
 /* Zeek-style uid: "C" and 17 base62 digits, derived from the seed, the
@@ -270,7 +270,7 @@ static struct track_conn *conn_new(struct track *t, const struct wire_seg *seg, 
 {
     while (t->stats.active >= t->cfg.max_conns && t->stats.active > 0)
         evict_one(t, now);
-    struct track_conn *c = calloc(1, sizeof *c);
+    struct track_conn *c = track_conn_alloc(t);
     if (!c)
         return NULL;
     c->tuple = seg->tuple;

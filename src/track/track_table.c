@@ -10,15 +10,13 @@
 
 #define INITIAL_BUCKETS 1024u
 
-static inline uint64_t mix64(uint64_t h)
+/* 64x64->128-bit multiply, folded (wyhash's mum): one multiply mixes 16
+ * bytes, keyed by the random hash_key so that crafted traffic cannot pick
+ * its buckets. */
+static inline uint64_t mum(uint64_t a, uint64_t b)
 {
-    /* MurmurHash3's fmix64 finalizer. */
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
+    __extension__ unsigned __int128 r = (unsigned __int128)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
 
 uint64_t track_hash_bytes(const struct track *t, const void *data, size_t len)
@@ -26,18 +24,22 @@ uint64_t track_hash_bytes(const struct track *t, const void *data, size_t len)
     uint64_t k0, k1;
     memcpy(&k0, t->hash_key, 8);
     memcpy(&k1, t->hash_key + 8, 8);
-    uint64_t h = k0 ^ (len * 0x9e3779b97f4a7c15ULL);
     const uint8_t *p = data;
-    while (len >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = mix64(h ^ w ^ k1);
-        p += 8;
-        len -= 8;
+    uint64_t h = k0 ^ (len * 0x9e3779b97f4a7c15ULL);
+    size_t n = len;
+    while (n > 16) {
+        uint64_t w0, w1;
+        memcpy(&w0, p, 8);
+        memcpy(&w1, p + 8, 8);
+        h = mum(w0 ^ k1, w1 ^ h);
+        p += 16;
+        n -= 16;
     }
-    uint64_t w = 0;
-    memcpy(&w, p, len);
-    return mix64(h ^ w ^ k1);
+    uint64_t a = 0, b = 0; /* the last 1..16 bytes, zero-padded */
+    memcpy(&a, p, n < 8 ? n : 8);
+    if (n > 8)
+        memcpy(&b, p + 8, n - 8);
+    return mum(k1 ^ len, mum(a ^ k1, b ^ h ^ 0x94d049bb133111ebULL));
 }
 
 /* Endpoints in a fixed order so both directions hash and compare alike. */
@@ -90,17 +92,45 @@ int track_table_init(struct track *t)
 
 void track_table_free(struct track *t)
 {
-    struct track_conn *c = t->all.head;
-    while (c) {
-        struct track_conn *next = c->all_next;
-        free(c);
-        c = next;
+    while (t->slabs) {
+        struct track_conn_slab *next = t->slabs->next;
+        free(t->slabs);
+        t->slabs = next;
     }
+    t->free_conns = NULL;
     free(t->buckets);
     t->buckets = NULL;
     memset(t->lists, 0, sizeof t->lists);
     memset(&t->pending, 0, sizeof t->pending);
     memset(&t->all, 0, sizeof t->all);
+}
+
+struct track_conn *track_conn_alloc(struct track *t)
+{
+    struct track_conn *c = t->free_conns;
+    if (c) {
+        t->free_conns = c->hnext;
+    } else {
+        if (!t->slabs || t->slabs->used == TRACK_SLAB_CONNS) {
+            struct track_conn_slab *s = malloc(sizeof *s);
+            if (!s)
+                return NULL;
+            s->next = t->slabs;
+            s->used = 0;
+            t->slabs = s;
+        }
+        c = &t->slabs->conns[t->slabs->used++];
+    }
+    memset(c, 0, sizeof *c);
+    return c;
+}
+
+/* The free list never holds more than the table's peak (every entry on it
+ * was once in the table): memory stays what the peak needed. */
+void track_conn_release(struct track *t, struct track_conn *c)
+{
+    c->hnext = t->free_conns;
+    t->free_conns = c;
 }
 
 struct track_conn *track_table_find(struct track *t, const struct wire_tuple *tuple, uint64_t hash)

@@ -11,6 +11,7 @@ static void on_output(void *ctx, const uint8_t *pkt, size_t len)
     assert_true(len <= sizeof h->out_bytes[0]);
     memcpy(h->out_bytes[h->nout], pkt, len);
     h->out_len[h->nout] = len;
+    h->out_at[h->nout] = h->now;
     assert_int_equal(wire_parse(h->out_bytes[h->nout], len, 0, &h->out[h->nout]), WIRE_ERR_OK);
     h->nout++;
 }
@@ -163,4 +164,101 @@ int harness_last_state(const struct harness *h, uint16_t remote_port)
         if (h->states[i].tuple.dport == remote_port)
             return (int)h->states[i].to;
     return -1;
+}
+
+/* ---- Additions for the behaviour tests ---- */
+size_t harness_build(struct harness *h, uint8_t *buf, size_t cap, uint8_t flags, uint32_t seq, uint32_t ack,
+                     uint16_t win, const void *payload, uint32_t len, const struct wire_tcp_options *opts)
+{
+    struct wire_seg seg = {0};
+    seg.tuple.src = h->remote.addr;
+    seg.tuple.sport = h->remote.port;
+    seg.tuple.dst = h->local.addr;
+    seg.tuple.dport = h->local.port;
+    seg.ip_version = 4;
+    seg.flags = flags;
+    seg.seq = seq;
+    seg.ack = ack;
+    seg.window = win;
+    seg.payload = payload;
+    seg.payload_len = len;
+    if (opts)
+        seg.opt = *opts;
+    size_t n = wire_build(buf, cap, &seg);
+    assert_true(n > 0);
+    return n;
+}
+
+void harness_inject_raw(struct harness *h, const uint8_t *pkt, size_t len)
+{
+    stack_input(h->s, pkt, len, h->now);
+}
+
+int harness_pending(const struct harness *h) { return h->nout - h->next_out; }
+
+void harness_skip_all(struct harness *h) { h->next_out = h->nout; }
+
+tcp_time_t harness_last_out_time(const struct harness *h)
+{
+    assert_true(h->next_out > 0);
+    return h->out_at[h->next_out - 1];
+}
+
+bool harness_saw_state(const struct harness *h, uint16_t remote_port, enum tcp_state from, enum tcp_state to)
+{
+    for (int i = 0; i < h->nstates; i++)
+        if (h->states[i].tuple.dport == remote_port && h->states[i].from == from && h->states[i].to == to)
+            return true;
+    return false;
+}
+
+uint64_t harness_counter(const struct harness *h, const char *name)
+{
+    for (int i = 0; i < tcp_counter_count(); i++)
+        if (strcmp(tcp_counter_name(i), name) == 0)
+            return tcp_counter_get(stack_counters(h->s), i);
+    fail_msg("no counter named %s", name);
+    return 0;
+}
+
+struct conn_info_find {
+    uint16_t port;
+    bool found;
+    struct stack_conn_info info;
+};
+
+static void conn_info_visit(void *ctx, const struct stack_conn_info *info)
+{
+    struct conn_info_find *f = ctx;
+    if (info->state != TCP_STATE_LISTEN && info->remote.port == f->port && !f->found) {
+        f->found = true;
+        f->info = *info;
+    }
+}
+
+bool harness_conn_info(struct harness *h, uint16_t remote_port, struct stack_conn_info *out)
+{
+    struct conn_info_find f = {.port = remote_port};
+    stack_walk(h->s, conn_info_visit, &f);
+    if (f.found && out)
+        *out = f.info;
+    return f.found;
+}
+
+int harness_passive_open_opts(struct harness *h, int *listener, uint32_t *iss, int backlog,
+                              const struct wire_tcp_options *syn_opts)
+{
+    int l = stack_socket(h->s);
+    assert_true(l >= 0);
+    assert_int_equal(stack_bind(h->s, l, &h->local), 0);
+    assert_int_equal(stack_listen(h->s, l, backlog), 0);
+    harness_inject(h, WIRE_SYN, 1000, 0, 65535, NULL, 0, syn_opts);
+    const struct wire_seg *synack = harness_expect(h, "S.", ANY, 1001, 0);
+    *iss = synack->seq;
+    harness_inject(h, WIRE_ACK, 1001, *iss + 1, 65535, NULL, 0, NULL);
+    harness_expect_nothing(h);
+    int sd = stack_accept(h->s, l, NULL);
+    assert_true(sd >= 0);
+    *listener = l;
+    return sd;
 }

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <stdbool.h>
+#include <stdlib.h>
 
 #include "stack/stack.h"
 
@@ -32,6 +34,7 @@ struct harness {
     int nout, next_out;
     struct harness_state_event states[256];
     int nstates;
+    tcp_time_t out_at[HARNESS_MAX_OUT]; /* when each segment was sent */
 };
 
 /* A stack at 10.0.0.1 with defaults (cfg may be NULL), peer 10.0.0.2. */
@@ -55,5 +58,38 @@ int harness_passive_open(struct harness *h, int *listener, uint32_t *iss);
 int harness_active_open(struct harness *h, uint32_t *iss);
 /* The last state a tuple reached (by remote port), or -1. */
 int harness_last_state(const struct harness *h, uint16_t remote_port);
+
+/* ---- Additions for the behaviour tests (tests/stack/test_tcp_*.c) ---- */
+/* First statement of a test that fails because of a known core bug (listed
+ * in tests/stack/KNOWN_FAILURES.md): the test is skipped unless
+ * SYNACK_KNOWN_FAILURES is set in the environment. */
+#define KNOWN_FAILURE()                          \
+    do {                                         \
+        if (!getenv("SYNACK_KNOWN_FAILURES"))    \
+            skip();                              \
+    } while (0)
+
+/* Builds the IP packet harness_inject would send into buf (for corrupting
+ * it before harness_inject_raw); returns its length. */
+size_t harness_build(struct harness *h, uint8_t *buf, size_t cap, uint8_t flags, uint32_t seq, uint32_t ack,
+                     uint16_t win, const void *payload, uint32_t len, const struct wire_tcp_options *opts);
+/* Hands raw bytes to stack_input at the harness's time. */
+void harness_inject_raw(struct harness *h, const uint8_t *pkt, size_t len);
+/* Segments sent and not yet read with harness_next. */
+int harness_pending(const struct harness *h);
+/* Forgets every segment sent so far. */
+void harness_skip_all(struct harness *h);
+/* When the segment last returned by harness_next/harness_expect was sent. */
+tcp_time_t harness_last_out_time(const struct harness *h);
+/* True if a state event from -> to was seen for the tuple (by remote port). */
+bool harness_saw_state(const struct harness *h, uint16_t remote_port, enum tcp_state from, enum tcp_state to);
+/* A counter by its nstat name ("TCPChallengeACK"); fails the test if unknown. */
+uint64_t harness_counter(const struct harness *h, const char *name);
+/* The ss view of the connection entry (not a listener) with this remote
+ * port; false if there is none. */
+bool harness_conn_info(struct harness *h, uint16_t remote_port, struct stack_conn_info *out);
+/* Like harness_passive_open, with options on the peer's SYN and a backlog. */
+int harness_passive_open_opts(struct harness *h, int *listener, uint32_t *iss, int backlog,
+                              const struct wire_tcp_options *syn_opts);
 
 #endif
