@@ -167,6 +167,10 @@ struct tcp_host {
     uint8_t isn_key[16], port_key[16], ts_key[16], cookie_key[2][16];
     struct hash_table table; /* every tcp_entry by 4-tuple */
     struct timer_wheel timers;
+    /* TIME-WAIT entries all last tcp_timewait_len, so they expire in the
+     * order they were (re)armed: a FIFO through their timer nodes, oldest
+     * first, kept off the wheel (O(1) arm, restart and expiry). */
+    struct timer_node tw_fifo; /* circular sentinel */
     struct tcp_listener *listeners;
     size_t conns, reqs, tws;
     uint32_t *port_refs; /* connections and TIME-WAIT entries per local port (bind conflicts) */
@@ -238,6 +242,8 @@ void tcp_time_wait(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now);
 bool tcp_tw_input(struct tcp_host *h, struct tcp_tw *tw, const struct wire_seg *seg, tcp_time_t now);
 void tcp_tw_timer(struct tcp_host *h, struct tcp_tw *tw, tcp_time_t now);
 void tcp_tw_free(struct tcp_host *h, struct tcp_tw *tw, tcp_time_t now);
+/* (Re)starts an entry's 2*MSL: to the FIFO's tail. */
+void tcp_tw_arm(struct tcp_host *h, struct tcp_tw *tw, tcp_time_t expires);
 
 /* ---- connections ---- */
 struct tcp_conn *tcp_conn_new(struct tcp_host *h, const struct wire_tuple *t, const struct tcp_sockopts *opt);

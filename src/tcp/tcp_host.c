@@ -23,6 +23,7 @@ int tcp_host_init(struct tcp_host *h, const struct tcp_config *cfg, struct tcp_c
     for (int i = 0; i < 5; i++)
         crypto_generichash(keys[i], 16, (const uint8_t *)ctx[i], strlen(ctx[i]), secret, 32);
     timer_wheel_init(&h->timers, now);
+    h->tw_fifo.next = h->tw_fifo.prev = &h->tw_fifo;
     h->port_refs = calloc(65536, sizeof *h->port_refs);
     if (!h->port_refs)
         return -ENOMEM;
@@ -147,7 +148,15 @@ void tcp_entry_remove(struct tcp_host *h, struct tcp_entry *e)
         return;
     hash_table_remove(&h->table, &e->hnode);
     e->hnode.hash = 0;
-    timer_cancel(&h->timers, &e->timer);
+    if (e->kind == TCP_ENTRY_TW) {
+        if (e->timer.next) { /* unlink from the TIME-WAIT FIFO */
+            e->timer.prev->next = e->timer.next;
+            e->timer.next->prev = e->timer.prev;
+            e->timer.next = e->timer.prev = NULL;
+        }
+    } else {
+        timer_cancel(&h->timers, &e->timer);
+    }
     if (e->kind == TCP_ENTRY_CONN)
         h->conns--;
     else if (e->kind == TCP_ENTRY_REQ)
@@ -330,11 +339,18 @@ void tcp_host_tick(struct tcp_host *h, tcp_time_t now)
         }
         tcp_host_reap(h);
     }
+    while (h->tw_fifo.next != &h->tw_fifo && h->tw_fifo.next->expires <= now) {
+        struct tcp_entry *e = container_of(h->tw_fifo.next, struct tcp_entry, timer);
+        tcp_tw_timer(h, (struct tcp_tw *)e, now);
+    }
 }
 
 tcp_time_t tcp_host_next_timer(const struct tcp_host *h)
 {
-    return timer_next_deadline(&h->timers);
+    tcp_time_t next = timer_next_deadline(&h->timers);
+    if (h->tw_fifo.next != &h->tw_fifo && h->tw_fifo.next->expires < next)
+        next = h->tw_fifo.next->expires;
+    return next;
 }
 
 void tcp_host_reap(struct tcp_host *h)

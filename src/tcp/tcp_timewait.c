@@ -40,7 +40,7 @@ void tcp_time_wait(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now)
     c->e.state = TCP_STATE_CLOSED;
     bytebuf_free(&c->snd);
     tcp_set_state(h, &tw->e, sd, TCP_STATE_TIME_WAIT, now);
-    timer_arm(&h->timers, &tw->e.timer, now + TCP_SEC(cfg->tcp_timewait_len));
+    tcp_tw_arm(h, tw, now + TCP_SEC(cfg->tcp_timewait_len));
     if (c->orphan) {
         c->accept_next = h->graveyard;
         h->graveyard = c;
@@ -76,9 +76,23 @@ static void tw_send_ack(struct tcp_host *h, struct tcp_tw *tw, tcp_time_t now)
     tcp_emit(h, &tw->e.tuple, &ack);
 }
 
+void tcp_tw_arm(struct tcp_host *h, struct tcp_tw *tw, tcp_time_t expires)
+{
+    struct timer_node *n = &tw->e.timer;
+    if (n->next) {
+        n->prev->next = n->next;
+        n->next->prev = n->prev;
+    }
+    n->expires = expires;
+    n->next = &h->tw_fifo;
+    n->prev = h->tw_fifo.prev;
+    h->tw_fifo.prev->next = n;
+    h->tw_fifo.prev = n;
+}
+
 static void tw_restart(struct tcp_host *h, struct tcp_tw *tw, tcp_time_t now)
 {
-    timer_arm(&h->timers, &tw->e.timer, now + TCP_SEC(h->cfg->tcp_timewait_len));
+    tcp_tw_arm(h, tw, now + TCP_SEC(h->cfg->tcp_timewait_len));
 }
 
 /* Linux tcp_timewait_state_process for the TIME-WAIT substate. */
