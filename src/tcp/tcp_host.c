@@ -69,14 +69,18 @@ void tcp_host_destroy(struct tcp_host *h)
 }
 
 /* ---- keyed hashes ---- */
-static void tuple_bytes(const struct wire_tuple *t, uint8_t out[36])
+/* The tuple's bytes for hashing: 12 for IPv4 (the mapped prefix adds
+ * nothing), 36 for IPv6. Returns the length. */
+static size_t tuple_bytes(const struct wire_tuple *t, uint8_t out[36])
 {
-    memcpy(out, t->src.b, 16);
-    memcpy(out + 16, t->dst.b, 16);
-    out[32] = (uint8_t)(t->sport >> 8);
-    out[33] = (uint8_t)t->sport;
-    out[34] = (uint8_t)(t->dport >> 8);
-    out[35] = (uint8_t)t->dport;
+    size_t a = wire_addr_is_v4(&t->src) && wire_addr_is_v4(&t->dst) ? 4 : 16;
+    memcpy(out, t->src.b + 16 - a, a);
+    memcpy(out + a, t->dst.b + 16 - a, a);
+    out[2 * a] = (uint8_t)(t->sport >> 8);
+    out[2 * a + 1] = (uint8_t)t->sport;
+    out[2 * a + 2] = (uint8_t)(t->dport >> 8);
+    out[2 * a + 3] = (uint8_t)t->dport;
+    return 2 * a + 4;
 }
 
 static uint64_t siphash(const uint8_t key[16], const uint8_t *msg, size_t len)
@@ -91,8 +95,8 @@ static uint64_t siphash(const uint8_t key[16], const uint8_t *msg, size_t len)
 uint64_t tcp_tuple_hash(const struct tcp_host *h, const struct wire_tuple *t)
 {
     uint8_t b[36];
-    tuple_bytes(t, b);
-    return siphash(h->port_key, b, sizeof b) | 1; /* never 0: 0 marks "not hashed" */
+    size_t n = tuple_bytes(t, b);
+    return siphash(h->port_key, b, n) | 1; /* never 0: 0 marks "not hashed" */
 }
 
 /* RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey),
@@ -100,16 +104,16 @@ uint64_t tcp_tuple_hash(const struct tcp_host *h, const struct wire_tuple *t)
 uint32_t tcp_isn(const struct tcp_host *h, const struct wire_tuple *local_view, tcp_time_t now)
 {
     uint8_t b[36];
-    tuple_bytes(local_view, b);
-    return (uint32_t)siphash(h->isn_key, b, sizeof b) + (uint32_t)(now / 4u);
+    size_t n = tuple_bytes(local_view, b);
+    return (uint32_t)siphash(h->isn_key, b, n) + (uint32_t)(now / 4u);
 }
 
 /* RFC 7323 §5.4: a per-connection random offset for TSval (Linux does the same). */
 uint32_t tcp_ts_offset(const struct tcp_host *h, const struct wire_tuple *local_view)
 {
     uint8_t b[36];
-    tuple_bytes(local_view, b);
-    return (uint32_t)siphash(h->ts_key, b, sizeof b);
+    size_t n = tuple_bytes(local_view, b);
+    return (uint32_t)siphash(h->ts_key, b, n);
 }
 
 /* RFC 6056 §3.3.3 (Algorithm 3): offset = F(local IP, remote IP, remote port, secret). */

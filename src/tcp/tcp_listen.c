@@ -127,7 +127,7 @@ static void req_drop(struct tcp_host *h, struct tcp_req *r, enum tcp_state to, t
 }
 
 static void req_from_syn(struct tcp_host *h, struct tcp_listener *l, const struct wire_seg *seg,
-                         const struct wire_tuple *local, struct tcp_req *r, tcp_time_t now);
+                         const struct wire_tuple *local, struct tcp_req *r);
 static struct tcp_conn *child_conn(struct tcp_host *h, const struct tcp_req *r, const struct wire_seg *seg,
                                    bool from_cookie, tcp_time_t now);
 
@@ -136,7 +136,7 @@ static void send_cookie_synack(struct tcp_host *h, struct tcp_listener *l, const
                                const struct wire_tuple *local, tcp_time_t now)
 {
     struct tcp_req r = {0};
-    req_from_syn(h, l, seg, local, &r, now);
+    req_from_syn(h, l, seg, local, &r);
     bool v6 = !wire_addr_is_v4(&local->src);
     unsigned index = tcp_cookie_mss_index(r.peer_mss, v6);
     r.iss = tcp_cookie_make(h, local, r.irs, index, now);
@@ -181,7 +181,8 @@ static void syn_input(struct tcp_host *h, struct tcp_listener *l, const struct w
         h->stats->ListenDrops++;
         return;
     }
-    req_from_syn(h, l, seg, local, r, now);
+    req_from_syn(h, l, seg, local, r);
+    r->iss = h->tw_isn_valid ? h->tw_isn : tcp_isn(h, local, now);
     if (tcp_entry_insert(h, &r->e) < 0) {
         free(r);
         h->stats->ListenDrops++;
@@ -196,7 +197,7 @@ static void syn_input(struct tcp_host *h, struct tcp_listener *l, const struct w
 
 /* What a half-open entry keeps of a SYN. */
 static void req_from_syn(struct tcp_host *h, struct tcp_listener *l, const struct wire_seg *seg,
-                         const struct wire_tuple *local, struct tcp_req *r, tcp_time_t now)
+                         const struct wire_tuple *local, struct tcp_req *r)
 {
     const struct tcp_config *cfg = h->cfg;
     r->e.kind = TCP_ENTRY_REQ;
@@ -204,7 +205,6 @@ static void req_from_syn(struct tcp_host *h, struct tcp_listener *l, const struc
     r->e.tuple = *local;
     r->listener = l;
     r->irs = seg->seq;
-    r->iss = h->tw_isn_valid ? h->tw_isn : tcp_isn(h, local, now);
     r->peer_mss = tcp_peer_mss(seg);
     r->peer_wscale = (cfg->tcp_window_scaling && (seg->opt.present & WIRE_OPT_WSCALE))
                          ? (seg->opt.wscale > WIRE_MAX_WSCALE ? WIRE_MAX_WSCALE : seg->opt.wscale)
