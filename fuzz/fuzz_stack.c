@@ -405,30 +405,33 @@ static void clear_queues(void)
     sides[0].q.n = sides[1].q.n = 0;
 }
 
-static void storm_check(const struct wire_seg *s, enum wire_err e)
+/* False: drop the packet (and what is queued), the storm is allowed. */
+static bool storm_check(const struct wire_seg *s, enum wire_err e)
 {
     if (e != WIRE_ERR_OK || s->flags != WIRE_ACK || s->payload_len) {
         pure_acks_in_a_row = 0;
-        return;
+        return true;
     }
     if (++pure_acks_in_a_row < STORM_ACKS)
-        return;
+        return true;
     pure_acks_in_a_row = 0;
     if (allow_storms) {
         clear_queues();
-        return;
+        return false;
     }
     fprintf(stderr, "fuzz_stack: ACK storm: %d pure ACKs in a row between A and B (the last: %u > %u seq %u ack %u); "
                     "no rate limit on ACKs for invalid segments\n",
             STORM_ACKS, s->tuple.sport, s->tuple.dport, s->seq, s->ack);
     CHECK(!"ACK storm");
+    return false;
 }
 
 static void deliver(struct side *to, const uint8_t *b, size_t len)
 {
     struct wire_seg s;
     enum wire_err e = wire_parse(b, len, 0, &s);
-    storm_check(&s, e);
+    if (!storm_check(&s, e))
+        return;
     if (trace > 0) {
         char fl[WIRE_FLAGS_STRLEN];
         if (e == WIRE_ERR_OK)
@@ -675,7 +678,6 @@ static void finish(void)
             continue;
         }
         tcp_time_t t = next_timer();
-        if (getenv("DBG")) fprintf(stderr, "drain: step %ld now %llu next %llu\n", steps, (unsigned long long)now, (unsigned long long)t);
         if (t == TCP_TIME_NEVER || t > limit)
             break;
         tick_to(t);

@@ -113,7 +113,7 @@ static void reply_nstat(struct rt *rt, struct jbuf *out)
 
 static void reply_info(struct rt *rt, struct jbuf *out)
 {
-    const struct rt_config *cfg = rt_config(rt);
+    const struct rt_config *cfg = rt_get_config(rt);
     jbuf_printf(out, "{\"ok\":true,\"pid\":%ld,\"tun\":", (long)getpid());
     jbuf_str(out, rt_tun_name(rt));
     jbuf_puts(out, ",\"app\":");

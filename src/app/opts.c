@@ -42,10 +42,32 @@ int opts_sysctl_apply(struct tcp_config *c, const char *name_value, char *err, s
         snprintf(err, errlen, "%s: '%s' is not a whole number >= 0", name, eq + 1);
         return -1;
     }
-    if (tcp_config_set(c, name, v) < 0) {
+    struct tcp_config probe;
+    memset(&probe, 0, sizeof probe);
+    if (tcp_config_set(&probe, name, 1) < 0) {
         snprintf(err, errlen, "unknown knob '%s' (see synack serve --help-knobs)", name);
         return -1;
     }
+    /* The range the knob's unit allows (tcp_types.h), and the few knobs
+     * whose small values would not make a working TCP. */
+    int index = 0;
+    while (index < tcp_config_count() && tcp_config_get(&probe, index) != 1)
+        index++;
+    const char *knob = tcp_config_name(index), *unit = tcp_config_unit(index);
+    long long lo = 0, hi = INT32_MAX;
+    if (!strcmp(unit, "bool"))
+        hi = 1;
+    else if (!strcmp(unit, "0/1/2"))
+        hi = 2;
+    else if (!strcmp(knob, "tcp_mss"))
+        lo = 88, hi = 65495; /* RFC 9293 §3.7.1 bounds, less headers */
+    else if (!strcmp(knob, "tcp_rmem") || !strcmp(knob, "tcp_wmem"))
+        lo = 4096, hi = 1 << 30;
+    if (v < lo || v > hi) {
+        snprintf(err, errlen, "%s: %lld is outside %lld..%lld (%s)", knob, v, lo, hi, unit);
+        return -1;
+    }
+    tcp_config_set(c, name, v);
     return 0;
 }
 

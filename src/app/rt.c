@@ -143,7 +143,7 @@ const char *rt_errno_name(int err)
 }
 
 struct stack *rt_stack(struct rt *rt) { return rt->stack; }
-const struct rt_config *rt_config(const struct rt *rt) { return &rt->cfg; }
+const struct rt_config *rt_get_config(const struct rt *rt) { return &rt->cfg; }
 const char *rt_tun_name(const struct rt *rt) { return rt->tun_name; }
 tcp_time_t rt_started(const struct rt *rt) { return rt->started; }
 bool rt_stopping(const struct rt *rt) { return rt->stopping != 0; }

@@ -79,7 +79,7 @@ const char *rt_error(const struct rt *rt);
 /* The monotonic clock in microseconds (CLOCK_MONOTONIC). */
 tcp_time_t rt_now(void);
 struct stack *rt_stack(struct rt *rt);
-const struct rt_config *rt_config(const struct rt *rt);
+const struct rt_config *rt_get_config(const struct rt *rt);
 const char *rt_tun_name(const struct rt *rt);
 tcp_time_t rt_started(const struct rt *rt);
 

@@ -378,6 +378,8 @@ static void kernel_ss(char *buf, size_t cap)
         for (const char *s = line; *s && c + 1 < sizeof clean; s++)
             if (*s != ' ' || (c && clean[c - 1] != ' '))
                 clean[c++] = *s;
+        while (c && clean[c - 1] == ' ')
+            c--;
         clean[c] = '\0';
         int w = snprintf(buf + used, cap - used, "    %s\n", clean);
         if (w < 0 || (size_t)w >= cap - used)
@@ -513,6 +515,9 @@ int demo_tun_run(int argc, char **argv)
     bool client_ok = d.client_done && WIFEXITED(d.client_status) && WEXITSTATUS(d.client_status) == 0;
     int status = CLI_OK;
     if (format != SIM_FORMAT_TEXT) {
+        snprintf(d.log.name, sizeof d.log.name, "demo");
+        snprintf(d.log.description, sizeof d.log.description,
+                 "synack's HTTP server and curl (the kernel's TCP) over a TUN device, real time");
         if (sim_render(&d.log, (enum sim_format)format, stdout) < 0)
             status = cli_fail("demo", "cannot write the diagram");
     } else {

@@ -75,6 +75,7 @@ struct tcp_conn {
     bool shut_rd;     /* user shut down reading */
     bool orphan;      /* descriptor released: close() was called */
     bool ack_pending; /* an ACK is owed (delayed ACK running) */
+    bool quickack;    /* the owed ACK must not wait (a gap just filled) */
     uint8_t unacked_segs; /* full segments received since our last ACK */
     int error;        /* pending errno for the user (SO_ERROR) */
 
@@ -100,7 +101,7 @@ struct tcp_conn {
     uint16_t ooo_segs;
     bool ooo_fin;      /* a FIN was seen at ooo_fin_seq */
     uint32_t ooo_fin_seq;
-    uint32_t ooo_last; /* seq of the latest out-of-order arrival (first SACK block) */
+    uint32_t ooo_clock; /* arrivals so far: stamps the runs */
 
     struct tcp_sockopts opt;
     struct bytebuf snd, rcv;
@@ -110,6 +111,7 @@ struct tcp_conn {
 struct tcp_ooo {
     struct tcp_ooo *next;
     uint32_t seq, len;
+    uint32_t stamp; /* arrival order, for SACK block recency */
     uint8_t data[];
 };
 #define TCP_OOO_MAX_SEGS 256 /* bound on runs per connection: tiny-segment floods */

@@ -143,11 +143,8 @@ static bool seq_acceptable(const struct tcp_conn *c, const struct wire_seg *seg)
 {
     uint32_t wnd = seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
     uint32_t len = wire_seg_len(seg);
-    if (len == 0) {
-        if (wnd == 0)
-            return seg->seq == c->rcv_nxt;
-        return seq_in(seg->seq, c->rcv_nxt, c->rcv_nxt + wnd);
-    }
+    if (len == 0) /* the right edge itself too, as Linux's tcp_sequence */
+        return seq_in(seg->seq, c->rcv_nxt, c->rcv_nxt + wnd + 1);
     if (wnd == 0)
         return seg->seq == c->rcv_nxt; /* payload will be trimmed; ACK and FIN still count */
     return seq_in(seg->seq, c->rcv_nxt, c->rcv_nxt + wnd) ||
@@ -404,8 +401,10 @@ static bool data_input(struct tcp_conn *c, const struct wire_seg *seg, bool *fin
         if (c->ooo && n == len) {
             filled_hole = true; /* RFC 5681 §4.2: ACK at once when a gap (partly) fills */
             if (tcp_ooo_drain(c)) {
+                /* The held FIN is in order now: fin_input ACKs data and FIN at once. */
                 *fin_in_order = true;
-                schedule_ack(c, true, now);
+                c->ack_pending = true;
+                c->quickack = true;
                 if (c->sd >= 0 && h->ops.wake)
                     h->ops.wake(h->ops.ctx, c->sd);
                 return true;
@@ -428,6 +427,8 @@ static bool data_input(struct tcp_conn *c, const struct wire_seg *seg, bool *fin
 static void fin_input(struct tcp_conn *c, tcp_time_t now)
 {
     struct tcp_host *h = c->host;
+    bool quick = c->quickack;
+    c->quickack = false;
     c->rcv_nxt++;
     c->fin_rcvd = true;
     switch ((enum tcp_state)c->e.state) {
@@ -435,8 +436,9 @@ static void fin_input(struct tcp_conn *c, tcp_time_t now)
     case TCP_STATE_ESTABLISHED:
         tcp_set_state(h, &c->e, c->sd, TCP_STATE_CLOSE_WAIT, now);
         /* Linux delays this ACK (pingpong), so a prompt close() merges it
-         * with our FIN: the three-segment close. */
-        schedule_ack(c, false, now);
+         * with our FIN: the three-segment close. Not when the FIN closed a
+         * hole in the data: that ACK is owed at once (RFC 5681 §4.2). */
+        schedule_ack(c, quick, now);
         break;
     case TCP_STATE_FIN_WAIT_1:
         tcp_send_ack(c, now);

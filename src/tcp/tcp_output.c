@@ -84,9 +84,12 @@ static void send_segment(struct tcp_conn *c, uint8_t flags, uint32_t seq, const 
     tcp_emit_rtx(c->host, &c->e.tuple, &seg, rtx);
 }
 
+/* A pure ACK carries SND.MAX: after a timeout rewinds SND.NXT, an older
+ * number would fall left of the peer's window and be dropped unread (as
+ * BSD; Linux's snd_nxt is our snd_max). */
 void tcp_send_ack(struct tcp_conn *c, tcp_time_t now)
 {
-    send_segment(c, 0, c->snd_nxt, NULL, 0, now);
+    send_segment(c, 0, c->snd_max, NULL, 0, now);
 }
 
 /* RST from a connection (ABORT, SO_LINGER 0): <SEQ=SND.NXT><CTL=RST,ACK>,
@@ -326,7 +329,7 @@ void tcp_retransmit_timeout(struct tcp_conn *c, tcp_time_t now)
     c->dupacks = 0;
     c->in_recovery = false;
     c->recover = c->snd_max; /* RFC 6582 §3.2 step 4: no fast retransmit for this flight */
-    tcp_output(c, now);
+    output(c, now, true); /* the head goes whatever SWS avoidance would say */
     if (c->rtx_at == TCP_TIME_NEVER) {
         c->rtx_at = now + c->rto_us;
         tcp_conn_arm_timer(c);

@@ -32,7 +32,7 @@ void tcp_ooo_insert(struct tcp_conn *c, uint32_t seq, const uint8_t *p, uint32_t
         st->TCPOFODrop++;
         len = seq_gt(wnd_end, seq) ? wnd_end - seq : 0;
     }
-    c->ooo_last = seq;
+    uint32_t stamp = ++c->ooo_clock;
     struct tcp_ooo **link = &c->ooo;
     while (len > 0) {
         struct tcp_ooo *cur = *link;
@@ -42,8 +42,10 @@ void tcp_ooo_insert(struct tcp_conn *c, uint32_t seq, const uint8_t *p, uint32_t
         }
         if (cur && seq_le(cur->seq, seq)) { /* overlaps our start: first copy wins */
             uint32_t skip = cur->seq + cur->len - seq;
-            if (skip >= len)
+            if (skip >= len) {
+                cur->stamp = stamp; /* a repeat: still the latest arrival */
                 return;
+            }
             seq += skip;
             p += skip;
             len -= skip;
@@ -63,6 +65,7 @@ void tcp_ooo_insert(struct tcp_conn *c, uint32_t seq, const uint8_t *p, uint32_t
             st->TCPOFODrop++;
             return;
         }
+        r->stamp = stamp;
         r->next = cur;
         *link = r;
         c->ooo_segs++;
@@ -112,27 +115,37 @@ void tcp_ooo_free(struct tcp_conn *c)
     c->ooo_fin = false;
 }
 
+/* RFC 2018 §4: the first block holds the segment that triggered the ACK,
+ * then the most recently reported ones: blocks in order of their latest
+ * arrival, newest first. */
 int tcp_ooo_sack_blocks(const struct tcp_conn *c, struct wire_sack_block *out, int max)
 {
     struct wire_sack_block blocks[TCP_OOO_MAX_SEGS];
-    int n = 0, first = -1;
+    uint32_t stamps[TCP_OOO_MAX_SEGS];
+    int n = 0;
     for (const struct tcp_ooo *r = c->ooo; r; r = r->next) {
-        if (n > 0 && blocks[n - 1].right == r->seq) {
-            blocks[n - 1].right = r->seq + r->len; /* adjacent runs make one block */
+        if (n > 0 && blocks[n - 1].right == r->seq) { /* adjacent runs make one block */
+            blocks[n - 1].right = r->seq + r->len;
+            if (r->stamp > stamps[n - 1])
+                stamps[n - 1] = r->stamp;
         } else {
-            blocks[n].left = r->seq;
-            blocks[n].right = r->seq + r->len;
-            n++;
+            blocks[n] = (struct wire_sack_block){r->seq, r->seq + r->len};
+            stamps[n++] = r->stamp;
         }
-        if (seq_le(r->seq, c->ooo_last) && seq_lt(c->ooo_last, r->seq + r->len))
-            first = n - 1;
     }
-    /* RFC 2018 §4: the block with the most recent segment first, then the others. */
     int k = 0;
-    if (first >= 0 && k < max)
-        out[k++] = blocks[first];
-    for (int i = 0; i < n && k < max; i++)
-        if (i != first)
-            out[k++] = blocks[i];
+    for (; k < max && k < n; k++) { /* selection of the newest max blocks */
+        int best = k;
+        for (int i = k + 1; i < n; i++)
+            if (stamps[i] > stamps[best])
+                best = i;
+        struct wire_sack_block b = blocks[best];
+        uint32_t st = stamps[best];
+        blocks[best] = blocks[k];
+        stamps[best] = stamps[k];
+        blocks[k] = b;
+        stamps[k] = st;
+        out[k] = b;
+    }
     return k;
 }

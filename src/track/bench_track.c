@@ -1012,10 +1012,14 @@ int track_bench_run(int argc, char **argv)
         printf(" connections)\n");
         printf("vs X: how many times synack is better (faster, smaller). Wall-clock rates suffer from\n"
                "whatever else runs on the machine; CPU seconds much less.\n");
-        if (ts.ok)
+        if (ts.ok && tr.frames >= FULL_PACKETS)
             printf("target: synack >= 20x tshark: %s (%.1fx wall clock, %.1fx CPU)\n",
                    ts.seconds >= 20 * tr.seconds ? "met" : "NOT met", ts.seconds / tr.seconds,
                    tr.cpu > 0 ? ts.cpu / tr.cpu : 0.0);
+        else if (ts.ok)
+            printf("target: synack >= 20x tshark is judged on the full run (%u packets); here %.1fx wall "
+                   "clock, %.1fx CPU\n",
+                   FULL_PACKETS, ts.seconds / tr.seconds, tr.cpu > 0 ? ts.cpu / tr.cpu : 0.0);
     }
     return 0;
 }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -31,7 +32,8 @@ struct pcap_reader {
     int fd;
     bool swapped, nanos;
     uint32_t snapshot;
-    uint8_t *buf;     /* CAPTURE_FILE_BUFFER bytes */
+    uint8_t *buf;     /* cap bytes: up to CAPTURE_FILE_BUFFER, less for small files */
+    size_t cap;
     size_t pos, end;  /* unread bytes are buf[pos..end) */
     bool eof;
 };
@@ -88,8 +90,18 @@ static long reader_fill(struct pcap_reader *r, size_t need)
     memmove(r->buf, r->buf + r->pos, r->end - r->pos);
     r->end -= r->pos;
     r->pos = 0;
+    if (need > r->cap) { /* the file grew since it was opened */
+        size_t cap = need > CAPTURE_FILE_BUFFER / 2 ? CAPTURE_FILE_BUFFER : 2 * need;
+        uint8_t *b = realloc(r->buf, cap);
+        if (!b) {
+            errno = ENOMEM;
+            return -1;
+        }
+        r->buf = b;
+        r->cap = cap;
+    }
     while (r->end < need) {
-        ssize_t n = read(r->fd, r->buf + r->end, CAPTURE_FILE_BUFFER - r->end);
+        ssize_t n = read(r->fd, r->buf + r->end, r->cap - r->end);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -111,6 +123,16 @@ static void reader_free(struct pcap_reader *r)
     free(r);
 }
 
+/* A read buffer for the file: CAPTURE_FILE_BUFFER, or the whole file when
+ * it is smaller (no record can be larger than the file). */
+static size_t buffer_size(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0 && st.st_size < CAPTURE_FILE_BUFFER)
+        return st.st_size < 64 ? 64 : (size_t)st.st_size;
+    return CAPTURE_FILE_BUFFER;
+}
+
 /* After libpcap accepted the header: our reader, positioned on the first
  * record, or NULL to let libpcap read (not classic pcap, not seekable, no
  * memory). */
@@ -126,7 +148,8 @@ static struct pcap_reader *reader_open(FILE *f, pcap_t *p, const uint8_t h[24])
     struct pcap_reader *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
-    r->buf = malloc(CAPTURE_FILE_BUFFER);
+    r->cap = buffer_size(fd);
+    r->buf = malloc(r->cap);
     if (!r->buf) {
         free(r);
         return NULL;
@@ -185,9 +208,10 @@ struct track_capture *track_capture_open_file(const char *path, char *err, size_
         uint8_t h[24];
         bool classic = pread(fileno(f), h, sizeof h, 0) == (ssize_t)sizeof h && classic_pcap(h, &(bool){0}, &(bool){0});
         if (!classic) {
-            file_buf = malloc(CAPTURE_FILE_BUFFER);
+            size_t size = buffer_size(fileno(f));
+            file_buf = malloc(size);
             if (file_buf)
-                setvbuf(f, file_buf, _IOFBF, CAPTURE_FILE_BUFFER);
+                setvbuf(f, file_buf, _IOFBF, size);
         }
         p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
         if (!p) {

@@ -156,6 +156,50 @@ static void test_bulk_response(void **state)
     assert_int_equal(io_stop(s), 0);
 }
 
+/* Pipelined requests, a request body, HEAD, and a malformed request. */
+static void test_requests(void **state)
+{
+    (void)state;
+    IO_REQUIRE();
+    struct io_synack *s = io_serve("http", false, NULL);
+    int fd = io_dial(s->synack4, 80, 5000);
+    assert_true(fd >= 0);
+    static const char pipelined[] = "GET /bytes/3 HTTP/1.1\r\nHost: a\r\n\r\n"
+                                    "POST /nowhere HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
+                                    "HEAD / HTTP/1.1\r\nHost: a\r\n\r\n"
+                                    "GET /bytes/2 HTTP/1.0\r\n\r\n";
+    assert_true(io_send_all(fd, pipelined, sizeof pipelined - 1));
+    char buf[8192];
+    int err;
+    size_t n = io_recv_all(fd, buf, sizeof buf - 1, 5000, &err);
+    buf[n] = '\0';
+    assert_int_equal(err, 0); /* HTTP/1.0 without keep-alive: synack closes after the last */
+    const char *p = strstr(buf, "200 OK");
+    assert_non_null(p);
+    assert_non_null(strstr(p, "\r\n\r\nabc"));
+    p = strstr(p, "404 Not Found");
+    assert_non_null(p);
+    p = strstr(p, "200 OK");
+    assert_non_null(p); /* HEAD: the length of the body, no body */
+    assert_non_null(strstr(p, "Content-Length: 36\r\n"));
+    p = strstr(p + 1, "200 OK");
+    assert_non_null(p);
+    assert_non_null(strstr(p, "Connection: close\r\n\r\nab"));
+    assert_null(strstr(buf, "hello from synack")); /* HEAD sent no body */
+    close(fd);
+
+    fd = io_dial(s->synack4, 80, 5000);
+    assert_true(fd >= 0);
+    static const char bad[] = "GET / HTTP/1.1\r\nBad Header\r\n\r\n";
+    assert_true(io_send_all(fd, bad, sizeof bad - 1));
+    n = io_recv_all(fd, buf, sizeof buf - 1, 5000, &err);
+    buf[n] = '\0';
+    assert_int_equal(err, 0);
+    assert_non_null(strstr(buf, "HTTP/1.1 400 Bad Request"));
+    close(fd);
+    assert_int_equal(io_stop(s), 0);
+}
+
 /* curl, when installed: the kernel's TCP driven by a real client. */
 static void test_curl(void **state)
 {
@@ -184,6 +228,7 @@ int main(void)
         cmocka_unit_test_teardown(test_keepalive_requests, io_teardown),
         cmocka_unit_test_teardown(test_keepalive_timeout, io_teardown),
         cmocka_unit_test_teardown(test_bulk_response, io_teardown),
+        cmocka_unit_test_teardown(test_requests, io_teardown),
         cmocka_unit_test_teardown(test_curl, io_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -98,7 +98,6 @@ static void test_sack_blocks_limited_with_timestamps(void **state)
 static void test_sack_blocks_repeat_most_recent(void **state)
 {
     (void)state;
-    KNOWN_FAILURE();
     struct harness *h = harness_new(NULL);
     int l;
     uint32_t iss;
@@ -119,7 +118,6 @@ static void test_sack_blocks_repeat_most_recent(void **state)
 static void test_fin_held_until_hole_fills(void **state)
 {
     (void)state;
-    KNOWN_FAILURE();
     struct harness *h = harness_new(NULL);
     int l;
     uint32_t iss;
@@ -308,6 +306,103 @@ static void test_newreno_partial_ack_retransmits_next_hole(void **state)
     harness_free(h);
 }
 
+/* RFC 6298 §5.4 ("retransmit the earliest segment that has not been
+ * acknowledged"), RFC 9293 §3.8.6.2.1 (SWS avoidance is about sending new
+ * data, and the bytes were inside the offered window): when the ACK of a
+ * small segment sent into a small window is lost, the RTO resends it.
+ * Linux tcp_retransmit_skb always resends the head segment. */
+static void test_rto_resends_segment_sent_into_small_window(void **state)
+{
+    (void)state;
+    struct harness *h = harness_new(NULL);
+    int l;
+    uint32_t iss;
+    int sd = harness_passive_open_opts(h, &l, &iss, 16, &mss1460);
+    harness_inject(h, WIRE_ACK, 1001, iss + 1, 104, NULL, 0, NULL); /* the window shrinks to 104 */
+    static uint8_t data[3000];
+    memset(data, 'k', sizeof data);
+    assert_int_equal(stack_send(h->s, sd, data, sizeof data, h->now), 3000);
+    harness_expect_nothing(h); /* sender SWS avoidance holds it */
+    harness_run_until(h, stack_next_timer(h->s)); /* the override timer sends what fits */
+    const struct wire_seg *s = harness_next(h);
+    assert_non_null(s);
+    assert_int_equal(s->seq, iss + 1);
+    assert_int_equal(s->payload_len, 104);
+    /* its ACK is lost: the RTO must resend those 104 bytes */
+    harness_run_until(h, stack_next_timer(h->s));
+    s = harness_next(h);
+    assert_non_null(s);
+    assert_int_equal(s->seq, iss + 1);
+    assert_true(s->payload_len > 0 && s->payload_len <= 104);
+    assert_int_equal(stack_sock_state(h->s, sd), TCP_STATE_ESTABLISHED);
+    harness_free(h);
+}
+
+/* RFC 9293 §3.10.7.4 (an ACK is <SEQ=SND.NXT><ACK=RCV.NXT>, SND.NXT being
+ * the next new sequence number) and BSD tcp_output / Linux: after a
+ * timeout rewinds the sender to resend from SND.UNA, a pure ACK still
+ * carries the highest sequence number sent (BSD: snd_max). With the
+ * rewound value the ACK falls left of the peer's window, the peer drops
+ * it (ACK field unread) and answers with an ACK of its own: when both ends
+ * have rewound, that is an endless ACK war and neither side's data is
+ * ever acknowledged (see test_tcp_transfer: test_two_stacks_recover_after_both_rewind). */
+static void test_pure_ack_after_rto_carries_highest_seq(void **state)
+{
+    (void)state;
+    struct harness *h = harness_new(NULL);
+    int l;
+    uint32_t iss;
+    int sd = harness_passive_open_opts(h, &l, &iss, 16, &mss1460);
+    static uint8_t data[3 * 1460];
+    memset(data, 'a', sizeof data);
+    harness_inject(h, WIRE_ACK, 1001, iss + 1, 65535, data, 1000, NULL); /* the peer's data: RCV.NXT 2001 */
+    assert_int_equal(stack_send(h->s, sd, data, sizeof data, h->now), (ssize_t)sizeof data);
+    harness_skip_all(h); /* A, B, C: the peer gets them all, its ACK is lost */
+    harness_run_until(h, stack_next_timer(h->s));
+    const struct wire_seg *s = harness_next(h);
+    assert_non_null(s);
+    assert_int_equal(s->seq, iss + 1); /* A again: the sender rewound */
+    harness_skip_all(h);
+    /* the peer rewound too: its ACK (of everything) starts left of RCV.NXT */
+    harness_inject(h, WIRE_ACK, 1501, iss + 1 + 3 * 1460, 65535, NULL, 0, NULL);
+    s = harness_next(h);
+    assert_non_null(s);
+    assert_int_equal(s->ack, 2001);
+    assert_int_equal(s->seq, iss + 1 + 3 * 1460); /* not iss + 1461 */
+    harness_free(h);
+}
+
+/* Linux tcp_sequence (`!after(seq, rcv_nxt + window)`) and BSD accept a
+ * zero-length segment whose SEQ is exactly the right edge of the window,
+ * RCV.NXT + RCV.WND, which RFC 9293 §3.10.7.4's table (RCV.NXT =< SEG.SEQ
+ * < RCV.NXT+RCV.WND) refuses. It is what a peer that filled our window,
+ * and lost some of it, puts in every pure ACK; refusing it discards the
+ * ACK field and answers with an ACK, and two such ends ACK each other for
+ * ever (test_tcp_transfer: test_two_stacks_recover_after_both_rewind). */
+static void test_pure_ack_at_right_window_edge_is_accepted(void **state)
+{
+    (void)state;
+    struct stack_config cfg;
+    stack_config_default(&cfg);
+    memset(cfg.secret, 7, sizeof cfg.secret);
+    cfg.tcp.tcp_rmem = 4000;
+    struct harness *h = harness_new(&cfg);
+    int l;
+    uint32_t iss;
+    int sd = harness_passive_open_opts(h, &l, &iss, 16, &mss1460);
+    static uint8_t data[100];
+    memset(data, 'e', sizeof data);
+    assert_int_equal(stack_send(h->s, sd, data, 100, h->now), 100);
+    harness_expect(h, "P.", iss + 1, 1001, 100);
+    /* the peer sent 4000 bytes (all lost) and acknowledges ours */
+    harness_inject(h, WIRE_ACK, 1001 + 4000, iss + 101, 65535, NULL, 0, NULL);
+    struct stack_conn_info info;
+    assert_true(harness_conn_info(h, 40000, &info));
+    assert_int_equal(info.send_q, 0);
+    assert_int_equal(info.timer, STACK_TIMER_OFF);
+    harness_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +417,9 @@ int main(void)
         cmocka_unit_test(test_fast_retransmit_on_third_dup_ack),
         cmocka_unit_test(test_window_update_is_not_a_dup_ack),
         cmocka_unit_test(test_newreno_partial_ack_retransmits_next_hole),
+        cmocka_unit_test(test_rto_resends_segment_sent_into_small_window),
+        cmocka_unit_test(test_pure_ack_after_rto_carries_highest_seq),
+        cmocka_unit_test(test_pure_ack_at_right_window_edge_is_accepted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -376,6 +376,7 @@ static void test_peer_keepalive_probe_is_acked(void **state)
     int sd = harness_passive_open(h, &l, &iss);
     harness_inject(h, WIRE_ACK, 1000, iss + 1, 65535, NULL, 0, NULL);
     harness_expect(h, ".", iss + 1, 1001, 0);
+    harness_run_until(h, h->now + TCP_SEC(75)); /* the next probe, a keepalive interval later */
     harness_inject(h, WIRE_ACK, 1000, iss + 1, 65535, "g", 1, NULL);
     harness_expect(h, ".", iss + 1, 1001, 0);
     harness_expect_nothing(h);

@@ -327,6 +327,22 @@ static void test_data_across_sequence_wrap(void **state)
     harness_free(h);
 }
 
+/* RFC 9293 §3.8.1, §3.10.7.4: when both ends have timed out and rewound to
+ * resend, their ACKs must still be acceptable to each other, or each drops
+ * the other's ACK (its ACK field unread) and answers with one of its own:
+ * an endless ACK war (a packet storm here: seeds found by exploring the
+ * lossy link) or no progress until ETIMEDOUT. The root cause is shown
+ * alone by test_tcp_recovery: test_pure_ack_after_rto_carries_highest_seq. */
+static void test_two_stacks_recover_after_both_rewind(void **state)
+{
+    (void)state;
+    transfer(4, 30, 5, 5000, 50000, 30000);  /* was: ETIMEDOUT, ACKs ping-pong unread */
+    transfer(3, 10, 20, 30000, 50000, 30000); /* was: > 8192 ACKs in flight */
+    /* a full 500-byte window: ACKs at SEQ = RCV.NXT + RCV.WND must count
+     * (test_tcp_recovery: test_pure_ack_at_right_window_edge_is_accepted) */
+    transfer_rmem(14, 5, 50, 50000, 50000, 30000, 500);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_transfer_small_receive_buffers),
         cmocka_unit_test(test_transfer_empty_and_tiny),
         cmocka_unit_test(test_data_across_sequence_wrap),
+        cmocka_unit_test(test_two_stacks_recover_after_both_rewind),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
