@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages synack builds and tests with (once).
 set -euo pipefail
 PACKAGES=(build-essential cmake clang pkg-config libsodium-dev libpcap-dev libcmocka-dev
-          iproute2 curl procps liblwip-dev hping3)
+          iproute2 curl procps liblwip-dev hping3 tshark tcptrace)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -24,8 +24,10 @@ total=0
 for t in fuzz_wire fuzz_track fuzz_stack; do
   mkdir -p "$work/$t" "$artifacts/$t"
   log="$work/$t.log"
+  extra=()
+  [ "$t" = fuzz_stack ] && extra=(-max_len=1024) # scripts of a few hundred operations
   build-fuzz/fuzz/$t -max_total_time="$secs" -print_final_stats=1 -timeout=30 -rss_limit_mb=2048 \
-    -artifact_prefix="$artifacts/$t/" "$work/$t" "fuzz/corpus/$t" >"$log" 2>&1
+    "${extra[@]}" -artifact_prefix="$artifacts/$t/" "$work/$t" "fuzz/corpus/$t" >"$log" 2>&1
   status=$?
   execs=$(awk '/stat::number_of_executed_units/ {print $2}' "$log" | tail -1)
   execs=${execs:-$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')}

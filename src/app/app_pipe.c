@@ -307,6 +307,14 @@ static void sock_event(struct rt *rt, int sd, unsigned events, void *arg)
             in_eof_action(p);
         }
     }
+    if (events & STACK_POLLERR) {
+        /* A reset or a timeout: the pending error says which (SO_ERROR). */
+        int err = stack_sock_error(rt_stack(rt), sd);
+        if (err) {
+            fail(p, "connection to", err);
+            return;
+        }
+    }
     if (!p->closed && !pump_out(p))
         return;
     if (!p->closed && !pump_in(p))

@@ -259,7 +259,7 @@ void net_opts_help(FILE *out)
     fprintf(out,
             "  --tun NAME            TUN device to create (default " OPTS_DEFAULT_TUN ")\n"
             "  --addr CIDR           synack's own address, repeatable (default " OPTS_DEFAULT_ADDR ")\n"
-            "  --kernel-addr CIDR    address for the kernel's end of the device, repeatable\n"
+            "  --kernel-addr CIDR    address for the kernel's end of the device (one IPv4, IPv6 repeatable)\n"
             "                        (else: ip addr add 10.77.0.2/24 dev NAME)\n"
             "  --mtu N               device MTU (default 1500); the MSS follows it\n"
             "  --pcap FILE           record every segment sent and received\n"

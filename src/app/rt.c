@@ -622,6 +622,13 @@ static int setup_device(struct rt *rt, char *err, size_t errlen)
         return -1;
     if (rt->cfg.mtu && tun_set_mtu(rt->tun_name, rt->cfg.mtu, err, errlen) < 0)
         return -1;
+    size_t v4 = 0;
+    for (size_t i = 0; i < rt->cfg.nkernel_addrs; i++)
+        v4 += wire_addr_is_v4(&rt->cfg.kernel_addrs[i].addr);
+    if (v4 > 1) { /* SIOCSIFADDR replaces the IPv4 address: one only */
+        snprintf(err, errlen, "the kernel's end takes one IPv4 address (and any number of IPv6 ones)");
+        return -1;
+    }
     for (size_t i = 0; i < rt->cfg.nkernel_addrs; i++) {
         const struct rt_addr *a = &rt->cfg.kernel_addrs[i];
         if (rt_is_local_addr(rt, &a->addr)) {

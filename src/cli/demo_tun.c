@@ -326,7 +326,7 @@ static void poll_tick(struct rt *rt, struct rt_timer *t)
     struct demo *d = t->arg;
     if (!d->client_done && waitpid(d->client, &d->client_status, WNOHANG) == d->client) {
         d->client_done = true;
-        sim_log_note(&d->log, rel(d, rt_now()), d->kernel, "curl exits; the kernel closes its socket");
+        sim_log_note(&d->log, rel(d, rt_now()), d->kernel, "curl has exited (its close() sent the FIN above)");
     }
     size_t busy = 0;
     stack_walk(rt_stack(rt), count_busy, &busy);

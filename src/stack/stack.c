@@ -650,6 +650,8 @@ void stack_walk(struct stack *s, stack_walk_fn fn, void *ctx)
         info.sd = l->sd;
         info.state = TCP_STATE_LISTEN;
         info.local = l->local;
+        if (wire_addr_is_v4(&l->local.addr))
+            info.remote.addr = wire_addr_v4(0); /* 0.0.0.0:*, not :: */
         info.recv_q = l->accept_q_len;
         info.send_q = l->backlog;
         info.syn_q = l->syn_q_len;

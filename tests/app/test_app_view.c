@@ -157,6 +157,11 @@ static void test_knobs(void **state)
     assert_int_equal(opts_sysctl_apply(&c, "tcp_fin_timeout", err, sizeof err), -1);
     assert_int_equal(opts_sysctl_apply(&c, "tcp_fin_timeout=-3", err, sizeof err), -1);
     assert_int_equal(opts_sysctl_apply(&c, "tcp_fin_timeout=3x", err, sizeof err), -1);
+    assert_int_equal(opts_sysctl_apply(&c, "tcp_rfc1337=2", err, sizeof err), -1);
+    assert_non_null(strstr(err, "outside 0..1"));
+    assert_int_equal(opts_sysctl_apply(&c, "tcp_mss=10", err, sizeof err), -1);
+    assert_int_equal(opts_sysctl_apply(&c, "tcp_syncookies=2", err, sizeof err), 0);
+    assert_int_equal(c.tcp_syncookies, 2);
     assert_int_equal(opts_sysctl_apply(&c, "no_such_knob=1", err, sizeof err), -1);
     assert_non_null(strstr(err, "unknown knob"));
 

@@ -26,6 +26,8 @@
 static struct io_synack pool[IO_POOL];
 static int pool_used;
 static int next_n; /* per process; a namespace of our own makes names unique */
+static char later[4][160];
+static int nlater;
 static pid_t all_children[256];
 static int nchildren;
 
@@ -328,7 +330,16 @@ int io_teardown(void **state)
         unlink(s->control);
     }
     pool_used = 0;
+    for (int i = 0; i < nlater; i++)
+        unlink(later[i]);
+    nlater = 0;
     return 0;
+}
+
+void io_remove_later(const char *path)
+{
+    assert_true(nlater < 4 && strlen(path) < sizeof later[0]);
+    strcpy(later[nlater++], path);
 }
 
 /* ---- synack's view ---- */

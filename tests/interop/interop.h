@@ -71,8 +71,11 @@ struct io_synack *io_serve(const char *app, int ipv6, ...);
  * It connects at once: the kernel listener (on the wildcard address) must
  * already exist. */
 struct io_synack *io_connect(int port, int ipv6, ...);
-/* cmocka teardown: stops every synack the test started, removes its files. */
+/* cmocka teardown: stops every synack the test started, removes its files
+ * and those named by io_remove_later. */
 int io_teardown(void **state);
+/* A file the test creates, removed by the teardown even if the test fails. */
+void io_remove_later(const char *path);
 /* Waits for the child to exit; returns its wait status, or -1 if it did not
  * within timeout_ms. */
 int io_wait(struct io_synack *s, int timeout_ms);

@@ -19,6 +19,7 @@ static void test_demo_real_wire(void **state)
     IO_REQUIRE();
     char pcap_path[128], out[32768];
     snprintf(pcap_path, sizeof pcap_path, "/tmp/synack-io-%d-demo.pcap", (int)getpid());
+    io_remove_later(pcap_path);
     const char *argv[] = {SYNACK_BIN, "demo", "--pcap", pcap_path, NULL};
     int status = io_run(argv, out, sizeof out, 30000);
     if (status != 0)
@@ -61,7 +62,6 @@ static void test_demo_real_wire(void **state)
     } else {
         print_message("note: tshark is not installed; the capture was checked with synack's own codec\n");
     }
-    unlink(pcap_path);
 }
 
 /* As an ordinary user: the explanation, then the simulated tour. */

@@ -19,6 +19,7 @@ static void test_kernel_client_v6(void **state)
     IO_REQUIRE();
     char pcap_path[128];
     snprintf(pcap_path, sizeof pcap_path, "/tmp/synack-io-%d-v6.pcap", (int)getpid());
+    io_remove_later(pcap_path);
     struct io_synack *s = io_serve("http", true, "--pcap", pcap_path, NULL);
     /* kernel closes first */
     int fd = io_dial(s->synack6, 80, 5000);
@@ -75,7 +76,6 @@ static void test_kernel_client_v6(void **state)
         }
     }
     pcap_close(p);
-    unlink(pcap_path);
     assert_int_equal(synacks, 2);
     assert_true(largest <= 1500);
     print_message("largest IPv6 packet from synack: %d bytes\n", largest);
