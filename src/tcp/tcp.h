@@ -88,6 +88,7 @@ struct tcp_conn {
     uint8_t zwp_probes;   /* zero-window probes unanswered (Linux icsk_probes_out) */
     tcp_time_t rtx_at, delack_at, keepalive_at, linger2_at;
     tcp_time_t last_rcv; /* for keepalive idle */
+    tcp_time_t last_oow_ack; /* when we last answered an out-of-window segment */
     tcp_time_t syn_sent_at;
 
     /* Loss recovery (RFC 5681 §3.2, NewReno RFC 6582). */

@@ -493,7 +493,14 @@ void tcp_conn_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t n
              * (Linux tcp_validate_incoming: syn_challenge). */
             h->stats->TCPSYNChallenge++;
             challenge_ack(c, now);
+        } else if (wire_seg_len(seg) == 0 && c->last_oow_ack &&
+                   now - c->last_oow_ack < TCP_MSEC(h->cfg->tcp_invalid_ratelimit)) {
+            /* Linux tcp_oow_rate_limited: two ends that disagree on the
+             * sequence space would otherwise ACK each other's ACKs forever.
+             * Segments with data are always answered. */
+            h->stats->TCPACKSkippedSeq++;
         } else {
+            c->last_oow_ack = now ? now : 1;
             tcp_send_ack(c, now); /* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> */
         }
         return;

@@ -63,6 +63,7 @@ int tcp_state_parse(const char *name);
     X(tcp_rto_max_ms, 120000, "ms", "upper bound on the RTO (Linux TCP_RTO_MAX)")            \
     X(tcp_delack_ms, 40, "ms", "delayed-ACK timeout (Linux TCP_DELACK_MIN)")                 \
     X(tcp_challenge_ack_limit, 1000, "1/s", "challenge ACKs per second (RFC 5961 §7)")        \
+    X(tcp_invalid_ratelimit, 500, "ms", "least time between ACKs to out-of-window segments")  \
     X(tcp_mss, 1460, "bytes", "MSS advertised (clamped to the link MTU)")                    \
     X(tcp_rmem, 131072, "bytes", "receive buffer per connection")                            \
     X(tcp_wmem, 131072, "bytes", "send buffer per connection")                               \
@@ -133,6 +134,7 @@ int64_t tcp_config_get(const struct tcp_config *c, int i);
     X(TCPPAWSEstab, "segments dropped by PAWS (RFC 7323 §5)")                        \
     X(TCPACKSkippedSynRecv, "out-of-window segments to SYN-RECEIVED dropped")        \
     X(TCPRstUnacceptable, "RSTs ignored: not in window")                             \
+    X(TCPACKSkippedSeq, "ACKs to out-of-window segments not sent (rate limit)")      \
     X(TCPAckUnacceptable, "ACKs ignored: not acceptable")                           \
     X(TCPSegUnacceptable, "segments outside the receive window")                    \
     X(TCPOrphanFinTimeout, "orphans closed by tcp_fin_timeout in FIN-WAIT-2")        \
