@@ -228,6 +228,11 @@ static void run_once(const uint8_t *data, size_t size, uint8_t knobs, const char
     track_free(t);
 }
 
+static void remove_capture(void)
+{
+    unlink(capture_path);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!devnull) {
@@ -236,6 +241,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         snprintf(capture_path, sizeof capture_path, "%s/synack-fuzz-track-%d.pcap", dir, (int)getpid());
         if (!devnull)
             abort();
+        atexit(remove_capture);
     }
     /* Knobs: the last byte (the first is the capture magic or the stream). */
     uint8_t knobs = size ? data[size - 1] : 0;

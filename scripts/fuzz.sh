@@ -34,12 +34,14 @@ for t in fuzz_wire fuzz_track fuzz_stack; do
   execs=${execs:-0}
   total=$((total + execs))
   cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1)
-  echo "$t: $execs executions in ${secs} s (${cov:-cov: ?})"
-  if [ "$status" -ne 0 ]; then
+  if [ "$status" -eq 0 ]; then
+    echo "$t: $execs executions in ${secs} s (${cov:-cov: ?})"
+  else
     rc=1
     found=$(grep -oE "(Test unit|artifact) written to [^ ]+" "$log" | tail -1 | sed -E 's/.* written to //')
-    echo "$t: FOUND SOMETHING (exit $status), reproducer: ${found:-see $log}"
-    grep -E "ERROR:|SUMMARY:|check failed|runtime error|still holds" "$log" | head -5 | sed 's/^/    /'
+    echo "$t: $execs executions, then FOUND SOMETHING (exit $status) (${cov:-cov: ?})"
+    echo "    reproducer: ${found:-see $log}"
+    grep -E "ERROR:|SUMMARY:|check failed|runtime error|still holds|storm" "$log" | head -6 | sed 's/^/    /'
     echo "    log: $log"
   fi
 done

@@ -9,6 +9,7 @@
 
 #include "bench/bench.h"
 #include "cli/commands.h"
+#include "track/bench_track.h"
 
 static void bench_usage(FILE *out)
 {
@@ -24,7 +25,9 @@ static void bench_usage(FILE *out)
             "  scale        lifecycle rate and per-segment cost with 1k..1M connections held\n"
             "  synflood     a listener under a SYN flood: %% of real clients served in the\n"
             "               simulator (cookies on, off), cookie SYN-ACKs per CPU-second,\n"
-            "               bytes per half-open entry\n\n"
+            "               bytes per half-open entry\n"
+            "  track        synack track on a 10M-packet capture beside tshark and tcptrace,\n"
+            "               memory as the capture grows (run alone: synack bench track --help)\n\n"
             "  -q, --quick          a few seconds per benchmark (CI); default is the full run\n"
             "  -j, --json           JSON lines, one object per figure, instead of the table\n"
             "  -p, --plot FILE      also write the scaling curves as SVG (runs scale)\n"
@@ -53,6 +56,9 @@ enum { OPT_NO_SYNACK = 256, OPT_NO_LWIP, OPT_NO_LINUX, OPT_TW_HELD, OPT_NO_PIN }
 
 int cmd_bench(int argc, char **argv)
 {
+    /* bench track has its own peers (tshark, tcptrace) and options. */
+    if (argc > 1 && !strcmp(argv[1], "track"))
+        return track_bench_run(argc - 1, argv + 1);
     static const struct option longopts[] = {
         {"quick", no_argument, NULL, 'q'},
         {"json", no_argument, NULL, 'j'},
