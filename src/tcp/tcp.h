@@ -135,6 +135,7 @@ struct tcp_tw {
     struct tcp_entry e;
     uint32_t snd_nxt, rcv_nxt;
     uint32_t ts_recent;
+    uint32_t last_oow_ack_ms; /* out-of-window ACK rate limit (0: none yet) */
     uint16_t rcv_wnd;
     bool ts_ok;
 };
