@@ -28,7 +28,9 @@ uint8_t tcp_wscale_for(uint32_t rcvbuf)
  * already advertised to the left (RFC 9293 §3.8.6.2.2). */
 uint16_t tcp_rcv_window_field(struct tcp_conn *c)
 {
-    uint32_t space = c->shut_rd ? 0 : bytebuf_space(&c->rcv);
+    /* A shut read side still takes data (discarded, or a RST for an orphan):
+     * the window stays open, as Linux keeps it. */
+    uint32_t space = bytebuf_space(&c->rcv);
     uint32_t promised = seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
     if (space < promised)
         space = promised;
