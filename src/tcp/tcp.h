@@ -89,12 +89,14 @@ struct tcp_conn {
     tcp_time_t rtx_at, delack_at, keepalive_at, linger2_at;
     tcp_time_t last_rcv; /* for keepalive idle */
     tcp_time_t last_oow_ack; /* when we last answered an out-of-window segment */
-    tcp_time_t syn_sent_at;
+    tcp_time_t retrans_stamp; /* SYN-SENT: when the SYN went out; later: when the timed-out head was sent (Linux retrans_stamp) */
 
-    /* Loss recovery (RFC 5681 §3.2, NewReno RFC 6582). */
+    /* Loss recovery (RFC 5681 §3.2; NewReno RFC 6582, or with SACK RFC 6675). */
     uint8_t dupacks;
     bool in_recovery;
+    bool sack_recovery; /* ...driven by the scoreboard (RFC 6675), not NewReno */
     uint32_t recover;
+    struct tcp_sack_board *sack; /* what the peer SACKed; NULL until it does */
 
     /* Out-of-order data held until the hole fills (RFC 9293 §3.10.7.4). */
     struct tcp_ooo *ooo;
@@ -116,6 +118,15 @@ struct tcp_ooo {
     uint8_t data[];
 };
 #define TCP_OOO_MAX_SEGS 256 /* bound on runs per connection: tiny-segment floods */
+
+/* The sender's SACK scoreboard (RFC 6675 §3): disjoint ranges the peer
+ * holds above SND.UNA, sorted. */
+#define TCP_SACK_RANGES_MAX 32
+struct tcp_sack_board {
+    uint32_t high_rxt; /* RFC 6675 HighRxt: end of what recovery resent */
+    uint8_t count;
+    struct wire_sack_block range[TCP_SACK_RANGES_MAX];
+};
 
 /* Half-open passive connection: what RFC 9293 §3.10.7.2 keeps on a SYN. */
 struct tcp_req {
@@ -269,6 +280,24 @@ bool tcp_ooo_drain(struct tcp_conn *c);
 void tcp_ooo_free(struct tcp_conn *c);
 /* SACK blocks for what the queue holds (RFC 2018 §4): the latest first. */
 int tcp_ooo_sack_blocks(const struct tcp_conn *c, struct wire_sack_block *out, int max);
+/* SACK scoreboard (tcp_sack.c, RFC 2018, RFC 6675). */
+/* Takes an ACK's blocks; true if data is newly SACKed. */
+bool tcp_sack_update(struct tcp_conn *c, const struct wire_seg *seg);
+/* After SND.UNA moved: drops covered ranges (the board once all is acked). */
+void tcp_sack_trim(struct tcp_conn *c);
+void tcp_sack_free(struct tcp_conn *c);
+/* True if seq is SACKed; *end: where its range ends. */
+bool tcp_sack_holds(const struct tcp_conn *c, uint32_t seq, uint32_t *end);
+/* The start of the first SACKed range above seq, or SND.MAX. */
+uint32_t tcp_sack_next_sacked(const struct tcp_conn *c, uint32_t seq);
+/* RFC 6675 IsLost: unSACKed octets below the result are lost. */
+uint32_t tcp_sack_lost_end(const struct tcp_conn *c);
+/* Bytes in [SND.UNA, to) not SACKed. */
+uint32_t tcp_sack_unsacked(const struct tcp_conn *c, uint32_t to);
+/* RFC 6675 SetPipe. */
+uint32_t tcp_sack_pipe(const struct tcp_conn *c);
+/* RFC 6675 NextSeg rule 1: the next lost octet to resend and its hole's end. */
+bool tcp_sack_next_lost(const struct tcp_conn *c, uint32_t *seq, uint32_t *hole_end);
 /* Frees a CLOSED connection whose descriptor is released. */
 void tcp_conn_free(struct tcp_conn *c);
 void tcp_conn_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t now);
@@ -291,6 +320,9 @@ void tcp_send_rst_for(struct tcp_conn *c, tcp_time_t now);
 void tcp_send_syn(struct tcp_conn *c, tcp_time_t now);
 void tcp_retransmit_timeout(struct tcp_conn *c, tcp_time_t now);
 void tcp_retransmit_head(struct tcp_conn *c, tcp_time_t now);
+/* RFC 6675 §5: enter SACK recovery / resend lost holes while the pipe allows. */
+void tcp_sack_recovery_start(struct tcp_conn *c, tcp_time_t now);
+void tcp_sack_recovery_send(struct tcp_conn *c, tcp_time_t now);
 /* A reply to a segment that matched nothing usable (RFC 9293 §3.10.7.1). */
 void tcp_send_reset_reply(struct tcp_host *h, const struct wire_seg *seg, tcp_time_t now);
 /* Raw segment out: fills addresses from the local-view tuple and emits. */

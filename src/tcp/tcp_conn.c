@@ -38,6 +38,7 @@ void tcp_conn_free(struct tcp_conn *c)
 {
     tcp_entry_remove(c->host, &c->e);
     tcp_ooo_free(c);
+    tcp_sack_free(c);
     bytebuf_free(&c->snd);
     bytebuf_free(&c->rcv);
     free(c);
@@ -58,6 +59,7 @@ void tcp_conn_done(struct tcp_conn *c, int err, tcp_time_t now)
     tcp_set_state(h, &c->e, c->sd, TCP_STATE_CLOSED, now);
     bytebuf_free(&c->snd);
     tcp_ooo_free(c);
+    tcp_sack_free(c);
     if (c->orphan) {
         c->accept_next = h->graveyard;
         h->graveyard = c;
@@ -76,7 +78,7 @@ int tcp_connect(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now)
         return -ENOMEM;
     h->stats->ActiveOpens++;
     tcp_set_state(h, &c->e, c->sd, TCP_STATE_SYN_SENT, now);
-    c->syn_sent_at = now;
+    c->retrans_stamp = now;
     tcp_send_syn(c, now);
     c->rtx_at = now + c->rto_us;
     tcp_conn_arm_timer(c);

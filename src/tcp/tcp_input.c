@@ -117,7 +117,7 @@ static void syn_sent_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_t
     c->snd_wl1 = seg->seq;
     c->snd_wl2 = seg->ack;
     if (c->backoff == 0)
-        rtt_sample(c, now - c->syn_sent_at);
+        rtt_sample(c, now - c->retrans_stamp);
     else
         c->rto_us = 3000000; /* RFC 6298 §5.7: SYN timed out, start from 3 s */
     c->rtx_at = TCP_TIME_NEVER;
@@ -212,12 +212,18 @@ static void rst_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t
  * starts fast retransmit; later ones inflate cwnd by an MSS each. */
 static void dup_ack_input(struct tcp_conn *c, tcp_time_t now)
 {
+    if (c->sack) { /* the scoreboard decides (RFC 6675 §5), after the ACK is taken */
+        if (c->dupacks < UINT8_MAX)
+            c->dupacks++;
+        return;
+    }
     if (++c->dupacks == 3 && !c->in_recovery && seq_gt(c->snd_una, c->recover - 1)) {
         uint32_t flight = c->snd_max - c->snd_una;
         c->ssthresh = flight / 2 > 2u * c->mss ? flight / 2 : 2u * c->mss;
         c->recover = c->snd_max;
         c->in_recovery = true;
         c->host->stats->TCPFastRetrans++;
+        c->host->stats->TCPRenoRecovery++;
         tcp_retransmit_head(c, now);
         c->cwnd = c->ssthresh + 3u * c->mss;
     } else if (c->dupacks > 3 && c->in_recovery) {
@@ -232,9 +238,11 @@ static void recovery_ack(struct tcp_conn *c, uint32_t acked, tcp_time_t now)
     if (seq_ge(c->snd_una, c->recover)) {
         uint32_t flight = c->snd_max - c->snd_una;
         c->cwnd = c->ssthresh < flight + c->mss ? c->ssthresh : flight + c->mss;
-        c->in_recovery = false;
+        c->in_recovery = c->sack_recovery = false;
         return;
     }
+    if (c->sack_recovery)
+        return; /* RFC 6675: a partial ACK only updates the pipe */
     tcp_retransmit_head(c, now);
     c->cwnd = c->cwnd > acked ? c->cwnd - acked : 0;
     c->cwnd += c->mss;
@@ -273,8 +281,12 @@ static bool ack_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t
         challenge_ack(c, now);
         return false;
     }
+    /* RFC 6675 §2: with SACK, a duplicate ACK must also SACK new data. */
+    bool sack_info = c->sack_ok && (seg->opt.present & WIRE_OPT_SACK);
+    bool newly_sacked = tcp_sack_update(c, seg);
     bool dup_ack = seg->ack == c->snd_una && c->snd_una != c->snd_max && seg->payload_len == 0 &&
-                   !(seg->flags & (WIRE_SYN | WIRE_FIN)) && ((uint32_t)seg->window << c->snd_wscale) == c->snd_wnd;
+                   !(seg->flags & (WIRE_SYN | WIRE_FIN)) && ((uint32_t)seg->window << c->snd_wscale) == c->snd_wnd &&
+                   (!sack_info || newly_sacked);
     if (dup_ack)
         dup_ack_input(c, now);
     if (seq_gt(seg->ack, c->snd_una)) {
@@ -286,11 +298,19 @@ static bool ack_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t
             data_acked = bytebuf_len(&c->snd);
         bytebuf_consume(&c->snd, data_acked);
         c->snd_una = seg->ack;
+        tcp_sack_trim(c);
         if (seq_lt(c->snd_nxt, c->snd_una))
             c->snd_nxt = c->snd_una;
         if (c->rtt_start && seq_gt(seg->ack, c->rtt_seq)) {
             rtt_sample(c, now - c->rtt_start);
             c->rtt_start = 0;
+        } else if (c->backoff && c->ts_ok && (seg->opt.present & WIRE_OPT_TIMESTAMP) && seg->opt.ts_ecr) {
+            /* RFC 7323 §4 (RTTM), as Linux tcp_rtt_tsopt_us: after a
+             * retransmission Karn leaves no sample, but the echoed
+             * timestamp still times the copy that got through. */
+            uint32_t ms = tcp_ts_now(now) + c->ts_offset - seg->opt.ts_ecr;
+            if (ms < 3600u * 1000u)
+                rtt_sample(c, TCP_MSEC(ms ? ms : 1));
         }
         c->backoff = 0;
         c->dupacks = 0;
@@ -316,6 +336,14 @@ static bool ack_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t
         c->snd_wl1 = seg->seq;
         c->snd_wl2 = seg->ack;
     }
+    /* RFC 6675 §5: recovery starts on DupThresh duplicate ACKs or when the
+     * scoreboard shows the first segment lost; within it, lost holes go
+     * out as the pipe drains. */
+    if (c->sack && !c->in_recovery && seq_ge(c->snd_una, c->recover) && tcp_conn_synchronized(c) &&
+        (c->dupacks >= 3 || seq_gt(tcp_sack_lost_end(c), c->snd_una)))
+        tcp_sack_recovery_start(c, now);
+    else if (c->sack_recovery)
+        tcp_sack_recovery_send(c, now);
     bool fin_acked = c->fin_sent && seq_gt(c->snd_una, c->fin_seq);
     switch ((enum tcp_state)c->e.state) {
     case TCP_STATE_FIN_WAIT_1:

@@ -158,15 +158,30 @@ static void output(struct tcp_conn *c, tcp_time_t now, bool force)
         return;
     struct tcp_host *h = c->host;
     uint32_t data_end = c->snd_una + bytebuf_len(&c->snd);
-    uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
     bool sent = false;
     for (;;) {
+        uint32_t sacked_end, len_cap = UINT32_MAX;
+        if (c->sack && seq_lt(c->snd_nxt, c->snd_max)) {
+            /* Resending after a timeout: skip what the peer SACKed (RFC 6675 §5.1). */
+            if (tcp_sack_holds(c, c->snd_nxt, &sacked_end)) {
+                c->snd_nxt = seq_lt(sacked_end, data_end) ? sacked_end : data_end;
+                continue;
+            }
+            len_cap = tcp_sack_next_sacked(c, c->snd_nxt) - c->snd_nxt;
+        }
         if (!seq_lt(c->snd_nxt, data_end))
             break;
         uint32_t avail = data_end - c->snd_nxt;
-        uint32_t flight = in_flight(c);
-        uint32_t room = wnd > flight ? wnd - flight : 0;
+        /* In flight for cwnd: unSACKed bytes, or RFC 6675's pipe in recovery. */
+        uint32_t flight = !c->sack ? in_flight(c)
+                          : c->sack_recovery ? tcp_sack_pipe(c)
+                                             : tcp_sack_unsacked(c, c->snd_nxt);
+        uint32_t wnd_room = seq_lt(c->snd_nxt, c->snd_una + c->snd_wnd) ? c->snd_una + c->snd_wnd - c->snd_nxt : 0;
+        uint32_t cwnd_room = c->cwnd > flight ? c->cwnd - flight : 0;
+        uint32_t room = wnd_room < cwnd_room ? wnd_room : cwnd_room;
         uint32_t len = avail < c->mss ? avail : c->mss;
+        if (len > len_cap)
+            len = len_cap;
         if (len > room) {
             /* Sender SWS avoidance (RFC 9293 §3.8.6.2.1): send a partial
              * segment only if it is all we have or the window allows half
@@ -226,29 +241,85 @@ static void output(struct tcp_conn *c, tcp_time_t now, bool force)
 
 void tcp_output(struct tcp_conn *c, tcp_time_t now) { output(c, now, false); }
 
+/* Resends what lies at seq, at most one MSS and never past hole_end (a
+ * SACKed range or SND.MAX); the FIN too if it is there. Returns the
+ * sequence space resent. */
+static uint32_t retransmit_at(struct tcp_conn *c, uint32_t seq, uint32_t hole_end, tcp_time_t now)
+{
+    struct tcp_host *h = c->host;
+    uint32_t off = seq - c->snd_una, buffered = bytebuf_len(&c->snd);
+    uint32_t len = off < buffered ? buffered - off : 0;
+    if (len > hole_end - seq)
+        len = hole_end - seq;
+    if (len > c->mss)
+        len = c->mss;
+    bool fin = c->fin_sent && seq + len == c->fin_seq && seq_lt(c->fin_seq, hole_end);
+    if (len == 0 && !fin)
+        return 0;
+    const uint8_t *p = len ? bytebuf_view(&c->snd, off, len, h->scratch) : NULL;
+    h->stats->RetransSegs++;
+    if (c->rtt_start && seq_lt(c->rtt_seq, seq + len + fin))
+        c->rtt_start = 0; /* Karn */
+    send_segment(c, (fin ? WIRE_FIN : 0) | (len ? WIRE_PSH : 0), seq, p, len, now);
+    return len + fin;
+}
+
 /* Resends the first unacknowledged segment (fast retransmit, RFC 5681
  * §3.2; NewReno partial ACKs, RFC 6582), leaving SND.NXT where it is. */
 void tcp_retransmit_head(struct tcp_conn *c, tcp_time_t now)
 {
-    struct tcp_host *h = c->host;
-    uint32_t have = bytebuf_len(&c->snd);
-    uint32_t outstanding = c->snd_max - c->snd_una;
-    if (have > outstanding)
-        have = outstanding;
-    if (have > 0) {
-        uint32_t len = have < c->mss ? have : c->mss;
-        const uint8_t *p = bytebuf_view(&c->snd, 0, len, h->scratch);
-        bool fin = c->fin_sent && c->snd_una + len == c->fin_seq;
-        h->stats->RetransSegs++;
-        if (c->rtt_start && seq_lt(c->rtt_seq, c->snd_una + len))
-            c->rtt_start = 0; /* Karn */
-        send_segment(c, (fin ? WIRE_FIN : 0) | WIRE_PSH, c->snd_una, p, len, now);
-    } else if (c->fin_sent && c->snd_una == c->fin_seq) {
-        h->stats->RetransSegs++;
-        send_segment(c, WIRE_FIN, c->snd_una, NULL, 0, now);
-    }
+    retransmit_at(c, c->snd_una, tcp_sack_next_sacked(c, c->snd_una), now);
     c->rtx_at = now + c->rto_us;
     tcp_conn_arm_timer(c);
+}
+
+/* RFC 6675 §5 step 4: RecoveryPoint = HighData, ssthresh = cwnd =
+ * FlightSize / 2, resend the first segment. */
+void tcp_sack_recovery_start(struct tcp_conn *c, tcp_time_t now)
+{
+    uint32_t flight = c->snd_max - c->snd_una;
+    c->ssthresh = flight / 2 > 2u * c->mss ? flight / 2 : 2u * c->mss;
+    c->cwnd = c->ssthresh;
+    c->recover = c->snd_max;
+    c->in_recovery = c->sack_recovery = true;
+    c->host->stats->TCPSackRecovery++;
+    c->host->stats->TCPFastRetrans++;
+    c->sack->high_rxt = c->snd_una;
+    uint32_t hole_end = tcp_sack_next_sacked(c, c->snd_una);
+    c->sack->high_rxt = c->snd_una + retransmit_at(c, c->snd_una, hole_end, now);
+    c->rtx_at = now + c->rto_us;
+    tcp_conn_arm_timer(c);
+    tcp_sack_recovery_send(c, now);
+}
+
+/* RFC 6675 §5 step (C): while cwnd - pipe >= 1 SMSS, resend the next lost
+ * hole (NextSeg rule 1); new data (rule 2) is left to output(). */
+void tcp_sack_recovery_send(struct tcp_conn *c, tcp_time_t now)
+{
+    uint32_t seq, hole_end;
+    while (c->sack && c->sack_recovery && c->cwnd >= tcp_sack_pipe(c) + c->mss &&
+           tcp_sack_next_lost(c, &seq, &hole_end)) {
+        uint32_t n = retransmit_at(c, seq, hole_end, now);
+        if (n == 0)
+            break;
+        c->sack->high_rxt = seq + n;
+    }
+}
+
+/* Linux tcp_retransmits_timed_out: data retries end by time, not count:
+ * the time `boundary` doubling timeouts from TCP_RTO_MIN would take, each
+ * capped at TCP_RTO_MAX (924.6 s for tcp_retries2 = 15). A longer RTO thus
+ * gets fewer retries, as in Linux. */
+static tcp_time_t retries_timeout(const struct tcp_config *cfg, unsigned boundary)
+{
+    tcp_time_t base = TCP_MSEC(cfg->tcp_rto_min_ms), max = TCP_MSEC(cfg->tcp_rto_max_ms);
+    tcp_time_t total = 0, rto = base ? base : 1;
+    for (unsigned i = 0; i <= boundary; i++) {
+        total += rto < max ? rto : max;
+        if (rto < max)
+            rto *= 2;
+    }
+    return total;
 }
 
 /* RFC 6298 §5.4-5.6 (and go-back-N, RFC 9293 §3.8.1): on expiry retransmit
@@ -269,7 +340,11 @@ void tcp_retransmit_timeout(struct tcp_conn *c, tcp_time_t now)
         limit = cfg->tcp_orphan_retries ? (int)cfg->tcp_orphan_retries : 8;
     else
         limit = (int)cfg->tcp_retries2;
-    if (!zero_window_probe && c->backoff >= limit) {
+    if (!syn_phase && !window_stall && c->backoff == 0)
+        c->retrans_stamp = now - c->rto_us; /* about when the head segment went out */
+    bool expired = syn_phase ? c->backoff >= limit
+                             : c->backoff > 0 && now - c->retrans_stamp >= retries_timeout(cfg, (unsigned)limit);
+    if (!zero_window_probe && expired) {
         h->stats->TCPAbortOnTimeout++;
         if (syn_phase)
             h->stats->AttemptFails++;
@@ -329,8 +404,13 @@ void tcp_retransmit_timeout(struct tcp_conn *c, tcp_time_t now)
     c->cwnd = c->mss;
     c->snd_nxt = c->snd_una;
     c->dupacks = 0;
-    c->in_recovery = false;
+    c->in_recovery = c->sack_recovery = false;
     c->recover = c->snd_max; /* RFC 6582 §3.2 step 4: no fast retransmit for this flight */
+    /* RFC 2018 §8: a receiver may discard what it SACKed. A second timeout
+     * in a row forgets the board and resends everything (Linux does so on
+     * evidence of reneging). */
+    if (c->backoff >= 2)
+        tcp_sack_free(c);
     output(c, now, true); /* the head goes whatever SWS avoidance would say */
     if (c->rtx_at == TCP_TIME_NEVER) {
         c->rtx_at = now + c->rto_us;

@@ -49,8 +49,8 @@ int tcp_state_parse(const char *name);
     X(tcp_abort_on_overflow, 0, "bool", "RST instead of dropping an ACK to a full accept queue") \
     X(tcp_syncookies, 1, "0/1/2", "SYN cookies: 0 never, 1 when the SYN queue is full, 2 always") \
     X(tcp_fin_timeout, 60, "s", "FIN-WAIT-2 lifetime of an orphaned connection")              \
-    X(tcp_orphan_retries, 0, "count", "retransmissions of an orphan's FIN before it is dropped (0 means 8, as Linux)")    \
-    X(tcp_retries2, 15, "count", "data retransmissions before ETIMEDOUT")                     \
+    X(tcp_orphan_retries, 0, "count", "as tcp_retries2, for orphans (0 means 8, as Linux)")    \
+    X(tcp_retries2, 15, "count", "ETIMEDOUT once this many doubling RTOs from tcp_rto_min have passed (Linux: 924.6 s)")                     \
     X(tcp_keepalive_time, 7200, "s", "idle time before the first keepalive probe")            \
     X(tcp_keepalive_intvl, 75, "s", "interval between keepalive probes")                      \
     X(tcp_keepalive_probes, 9, "count", "unanswered probes before ETIMEDOUT")                 \
@@ -131,6 +131,9 @@ int64_t tcp_config_get(const struct tcp_config *c, int i);
     X(TCPZeroWindowDrop, "segments dropped: zero window")                           \
     X(TCPDSACKRecv, "duplicate segments received")                                   \
     X(TCPFastRetrans, "fast retransmissions")                                        \
+    X(TCPSackRecovery, "loss recoveries driven by SACK (RFC 6675)")                  \
+    X(TCPRenoRecovery, "loss recoveries without SACK (NewReno, RFC 6582)")           \
+    X(TCPSACKDiscard, "SACK blocks ignored: malformed or beyond SND.MAX")            \
     X(TCPPAWSEstab, "segments dropped by PAWS (RFC 7323 §5)")                        \
     X(TCPACKSkippedSynRecv, "out-of-window segments to SYN-RECEIVED dropped")        \
     X(TCPRstUnacceptable, "RSTs ignored: not in window")                             \

@@ -154,8 +154,9 @@ static void test_data_retransmitted_with_doubling_rto(void **state)
     harness_free(h);
 }
 
-/* RFC 1122 §4.2.3.5 (R2), tcp_retries2=15 (Linux): after 15 unanswered
- * retransmissions the connection fails with ETIMEDOUT; the RTO never
+/* RFC 1122 §4.2.3.5 (R2), tcp_retries2=15 (Linux): with a 300 ms RTO, 15
+ * unanswered retransmissions fit the 924.6 s budget (see below); then the
+ * connection fails with ETIMEDOUT; the RTO never
  * exceeds 120 s (Linux TCP_RTO_MAX, RFC 6298 §2.5). */
 static void test_data_retransmissions_give_up_with_etimedout(void **state)
 {
@@ -180,6 +181,77 @@ static void test_data_retransmissions_give_up_with_etimedout(void **state)
     char buf[4];
     assert_int_equal(stack_recv(h->s, sd, buf, sizeof buf, h->now), -ETIMEDOUT);
     assert_int_equal(harness_counter(h, "TCPAbortOnTimeout"), 1);
+    harness_free(h);
+}
+
+/* Linux tcp_retransmits_timed_out: tcp_retries2 is a time budget, the
+ * 924.6 s that 15 doubling RTOs from 200 ms take (capped at 120 s), not a
+ * count. A 2.7 s RTO (RTT 900 ms, RFC 6298 §2.2) fits only 12
+ * retransmissions (2.7, 8.1, 18.9 ... 890.1 s); the timer at 1010.1 s gives up. */
+static void test_retries2_is_a_time_budget(void **state)
+{
+    (void)state;
+    struct harness *h = harness_new(NULL);
+    uint32_t iss;
+    int sd = open_with_rtt(h, &iss, TCP_MSEC(900));
+    assert_int_equal(stack_send(h->s, sd, "x", 1, h->now), 1);
+    harness_expect(h, "P.", iss + 1, 1001, 1);
+    tcp_time_t sent = h->now;
+    harness_run_until(h, h->now + TCP_SEC(3600));
+    static const int at[] = {2700, 8100, 18900, 40500, 83700, 170100, 290100, 410100, 530100, 650100, 770100, 890100}; /* ms */
+    for (unsigned i = 0; i < sizeof at / sizeof at[0]; i++) {
+        const struct wire_seg *s = harness_next(h);
+        assert_non_null(s);
+        assert_int_equal(s->seq, iss + 1);
+        assert_int_equal(harness_last_out_time(h) - sent, TCP_MSEC(at[i]));
+    }
+    harness_expect_nothing(h);
+    assert_true(harness_saw_state(h, 40000, TCP_STATE_ESTABLISHED, TCP_STATE_CLOSED));
+    char buf[4];
+    assert_int_equal(stack_recv(h->s, sd, buf, sizeof buf, h->now), -ETIMEDOUT);
+    harness_free(h);
+}
+
+/* RFC 7323 §4.1 (RTTM), Linux tcp_rtt_tsopt_us: Karn's rule leaves no
+ * sample from a retransmitted segment, but the timestamp the ACK echoes
+ * times the copy that arrived, so the RTO comes back down from its
+ * backed-off value instead of staying doubled. */
+static void test_timestamp_echo_times_a_retransmission(void **state)
+{
+    (void)state;
+    struct harness *h = harness_new(NULL);
+    int l = stack_socket(h->s);
+    assert_int_equal(stack_bind(h->s, l, &h->local), 0);
+    assert_int_equal(stack_listen(h->s, l, 16), 0);
+    struct wire_tcp_options o = {.present = WIRE_OPT_MSS | WIRE_OPT_TIMESTAMP, .mss = 1460, .ts_val = 7};
+    harness_inject(h, WIRE_SYN, 1000, 0, 65535, NULL, 0, &o);
+    const struct wire_seg *sa = harness_expect(h, "S.", ANY, 1001, 0);
+    uint32_t iss = sa->seq;
+    struct wire_tcp_options ts = {.present = WIRE_OPT_TIMESTAMP, .ts_val = 8, .ts_ecr = sa->opt.ts_val};
+    harness_run_until(h, h->now + TCP_MSEC(100));
+    harness_inject(h, WIRE_ACK, 1001, iss + 1, 65535, NULL, 0, &ts);
+    int sd = stack_accept(h->s, l, NULL);
+    assert_true(sd >= 0);
+    assert_int_equal(stack_send(h->s, sd, "a", 1, h->now), 1);
+    harness_expect(h, "P.", iss + 1, 1001, 1);
+    tcp_time_t t0 = h->now;
+    harness_run_until(h, t0 + TCP_MSEC(950)); /* RTO 300 ms, then 600 ms */
+    harness_expect(h, "P.", iss + 1, 1001, 1);
+    assert_int_equal(harness_last_out_time(h) - t0, TCP_MSEC(300));
+    uint32_t second_tsval = harness_expect(h, "P.", iss + 1, 1001, 1)->opt.ts_val;
+    assert_int_equal(harness_last_out_time(h) - t0, TCP_MSEC(900));
+    /* its ACK comes back 100 ms after the second copy left */
+    harness_run_until(h, t0 + TCP_MSEC(1000));
+    ts.ts_val = 9;
+    ts.ts_ecr = second_tsval;
+    harness_inject(h, WIRE_ACK, 1001, iss + 2, 65535, NULL, 0, &ts);
+    /* RTO = 100 ms + max(4 * 37.5 ms, 200 ms) = 300 ms again, not 1.2 s */
+    assert_int_equal(stack_send(h->s, sd, "b", 1, h->now), 1);
+    harness_expect(h, "P.", iss + 2, 1001, 1);
+    tcp_time_t t1 = h->now;
+    harness_run_until(h, t1 + TCP_MSEC(400));
+    harness_expect(h, "P.", iss + 2, 1001, 1);
+    assert_int_equal(harness_last_out_time(h) - t1, TCP_MSEC(300));
     harness_free(h);
 }
 
@@ -573,6 +645,8 @@ int main(void)
         cmocka_unit_test(test_synack_retransmitted_then_half_open_dropped),
         cmocka_unit_test(test_data_retransmitted_with_doubling_rto),
         cmocka_unit_test(test_data_retransmissions_give_up_with_etimedout),
+        cmocka_unit_test(test_retries2_is_a_time_budget),
+        cmocka_unit_test(test_timestamp_echo_times_a_retransmission),
         cmocka_unit_test(test_time_wait_60s_restarted_by_retransmitted_fin),
         cmocka_unit_test(test_time_wait_lasts_60s),
         cmocka_unit_test(test_fin_wait_2_orphan_times_out),
