@@ -208,6 +208,22 @@ static void rst_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t
     }
 }
 
+/* The ACK that answers an unacceptable segment (RFC 9293 §3.10.7.4),
+ * rate-limited as Linux tcp_oow_rate_limited: two ends that disagree on the
+ * sequence space would otherwise ACK each other's ACKs forever. Segments
+ * with data are always answered. */
+static void oow_ack(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t now)
+{
+    struct tcp_host *h = c->host;
+    if (wire_seg_len(seg) == 0 && c->last_oow_ack &&
+        now - c->last_oow_ack < TCP_MSEC(h->cfg->tcp_invalid_ratelimit)) {
+        h->stats->TCPACKSkippedSeq++;
+        return;
+    }
+    c->last_oow_ack = now ? now : 1;
+    tcp_send_ack(c, now);
+}
+
 /* RFC 5681 §3.2 with NewReno (RFC 6582 §3.2): the third duplicate ACK
  * starts fast retransmit; later ones inflate cwnd by an MSS each. */
 static void dup_ack_input(struct tcp_conn *c, tcp_time_t now)
@@ -273,7 +289,7 @@ static bool ack_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t
     /* RFC 5961 §5.2: SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT, else ACK and drop. */
     if (seq_gt(seg->ack, c->snd_max)) {
         h->stats->TCPAckUnacceptable++;
-        tcp_send_ack(c, now);
+        oow_ack(c, seg, now);
         return false;
     }
     if (seq_lt(seg->ack, c->snd_una - c->max_snd_wnd)) {
@@ -521,15 +537,8 @@ void tcp_conn_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t n
              * (Linux tcp_validate_incoming: syn_challenge). */
             h->stats->TCPSYNChallenge++;
             challenge_ack(c, now);
-        } else if (wire_seg_len(seg) == 0 && c->last_oow_ack &&
-                   now - c->last_oow_ack < TCP_MSEC(h->cfg->tcp_invalid_ratelimit)) {
-            /* Linux tcp_oow_rate_limited: two ends that disagree on the
-             * sequence space would otherwise ACK each other's ACKs forever.
-             * Segments with data are always answered. */
-            h->stats->TCPACKSkippedSeq++;
         } else {
-            c->last_oow_ack = now ? now : 1;
-            tcp_send_ack(c, now); /* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> */
+            oow_ack(c, seg, now); /* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> */
         }
         return;
     }

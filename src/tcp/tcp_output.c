@@ -383,7 +383,10 @@ void tcp_retransmit_timeout(struct tcp_conn *c, tcp_time_t now)
     }
     if (zero_window_probe) {
         /* Linux tcp_probe_timer: unanswered probes count to the same limit. */
-        if (c->zwp_probes >= limit) {
+        /* An orphan gives up once the probe interval reaches TCP_RTO_MAX,
+         * answered or not (Linux tcp_probe_timer: !alive, tcp_orphan_retries). */
+        bool alive = c->rto_us < (uint64_t)cfg->tcp_rto_max_ms * 1000;
+        if (c->zwp_probes >= limit || (c->orphan && !alive)) {
             h->stats->TCPAbortOnTimeout++;
             tcp_conn_done(c, ETIMEDOUT, now);
             return;

@@ -597,10 +597,42 @@ static void test_orphan_behind_zero_window_is_released(void **state)
     harness_free(h);
 }
 
+/* Linux tcp_probe_timer for an orphan (tcp_orphan_retries, "alive"): a
+ * peer that answers every probe but never opens its window does not hold
+ * a closed connection for ever; once the probe interval reaches
+ * TCP_RTO_MAX the orphan is dropped. */
+static void test_orphan_behind_answered_zero_window_is_released(void **state)
+{
+    (void)state;
+    struct harness *h = harness_new(NULL);
+    int l;
+    uint32_t iss;
+    int sd = harness_passive_open_opts(h, &l, &iss, 16, &mss1460);
+    harness_inject(h, WIRE_ACK, 1001, iss + 1, 0, NULL, 0, NULL);
+    assert_int_equal(stack_send(h->s, sd, "stuck", 5, h->now), 5);
+    assert_int_equal(stack_close(h->s, sd, h->now), 0);
+    tcp_time_t start = h->now;
+    int answered = 0;
+    while (stack_conn_count(h->s) > 0 && h->now < start + TCP_SEC(3600)) {
+        harness_run_until(h, h->now + TCP_SEC(1));
+        const struct wire_seg *s;
+        while ((s = harness_next(h))) {
+            harness_inject(h, WIRE_ACK, 1001, iss + 1, 0, NULL, 0, NULL); /* still closed */
+            answered++;
+        }
+    }
+    assert_int_equal(stack_conn_count(h->s), 0);
+    assert_true(answered >= 8);
+    assert_true(h->now - start < TCP_SEC(600));
+    assert_int_equal(harness_counter(h, "TCPAbortOnTimeout"), 1);
+    harness_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_in_order_delivery),
+        cmocka_unit_test(test_orphan_behind_answered_zero_window_is_released),
         cmocka_unit_test(test_cumulative_ack),
         cmocka_unit_test(test_out_of_order_segment_gets_immediate_dup_ack),
         cmocka_unit_test(test_duplicate_segment_not_delivered_twice),

@@ -231,6 +231,30 @@ static void test_ack_of_unsent_data_is_acked_and_dropped(void **state)
     harness_free(h);
 }
 
+/* Linux tcp_invalid_ratelimit (tcp_oow_rate_limited): the ACKs that
+ * answer ACKs of unsent data are rate-limited like those to out-of-window
+ * segments (one per 500 ms), so that two confused ends cannot ACK each
+ * other for ever; a segment with data is still answered. */
+static void test_acks_of_unsent_data_are_rate_limited(void **state)
+{
+    (void)state;
+    struct harness *h = harness_new(NULL);
+    uint32_t iss;
+    harness_active_open(h, &iss);
+    harness_inject(h, WIRE_ACK, 5001, iss + 1 + 1000, 65535, NULL, 0, NULL);
+    harness_expect(h, ".", iss + 1, 5001, 0);
+    harness_inject(h, WIRE_ACK, 5001, iss + 1 + 1000, 65535, NULL, 0, NULL);
+    harness_expect_nothing(h);
+    assert_int_equal(harness_counter(h, "TCPACKSkippedSeq"), 1);
+    harness_inject(h, WIRE_ACK | WIRE_PSH, 5001, iss + 1 + 1000, 65535, "d", 1, NULL);
+    harness_expect(h, ".", iss + 1, 5001, 0);
+    harness_run_until(h, h->now + TCP_MSEC(500));
+    harness_inject(h, WIRE_ACK, 5001, iss + 1 + 1000, 65535, NULL, 0, NULL);
+    harness_expect(h, ".", iss + 1, 5001, 0);
+    assert_int_equal(harness_counter(h, "TCPAckUnacceptable"), 4);
+    harness_free(h);
+}
+
 /* RFC 5961 §5.2: SEG.ACK below SND.UNA - MAX.SND.WND is unacceptable: the
  * segment is dropped (its data too) and an ACK sent back. */
 static void test_ack_below_max_window_is_dropped(void **state)
@@ -330,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_syn_out_of_window_gets_challenge_ack),
         cmocka_unit_test(test_challenge_acks_rate_limited),
         cmocka_unit_test(test_ack_of_unsent_data_is_acked_and_dropped),
+        cmocka_unit_test(test_acks_of_unsent_data_are_rate_limited),
         cmocka_unit_test(test_ack_below_max_window_is_dropped),
         cmocka_unit_test(test_old_ack_within_max_window_keeps_data),
         cmocka_unit_test(test_paws_drops_segment_with_old_timestamp),
