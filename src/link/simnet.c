@@ -25,9 +25,10 @@ struct simnet_host {
 struct simnet_dir {
     int from, to;
     struct simnet_link_params p;
+    tcp_time_t busy_until; /* with a rate: when the last packet is on the wire */
 };
 
-enum rule_kind { RULE_DROP_NTH, RULE_DELAY_NTH, RULE_FILTER };
+enum rule_kind { RULE_DROP_NTH, RULE_DELAY_NTH, RULE_FILTER, RULE_DELAY_IF, RULE_DUP_IF };
 
 struct simnet_rule {
     enum rule_kind kind;
@@ -198,12 +199,18 @@ int simnet_host_find(const struct simnet *net, const char *name)
     return -1;
 }
 
-struct simnet_link_params *simnet_link_params(struct simnet *net, int from, int to)
+static struct simnet_dir *find_dir(struct simnet *net, int from, int to)
 {
     for (size_t i = 0; i < net->ndirs; i++)
         if (net->dirs[i].from == from && net->dirs[i].to == to)
-            return &net->dirs[i].p;
+            return &net->dirs[i];
     return NULL;
+}
+
+struct simnet_link_params *simnet_link_params(struct simnet *net, int from, int to)
+{
+    struct simnet_dir *d = find_dir(net, from, to);
+    return d ? &d->p : NULL;
 }
 
 int simnet_link(struct simnet *net, int a, int b, const struct simnet_link_params *a_to_b,
@@ -216,8 +223,8 @@ int simnet_link(struct simnet *net, int a, int b, const struct simnet_link_param
         return -1;
     net->dirs = dirs;
     static const struct simnet_link_params none;
-    dirs[net->ndirs++] = (struct simnet_dir){a, b, a_to_b ? *a_to_b : none};
-    dirs[net->ndirs++] = (struct simnet_dir){b, a, b_to_a ? *b_to_a : none};
+    dirs[net->ndirs++] = (struct simnet_dir){a, b, a_to_b ? *a_to_b : none, 0};
+    dirs[net->ndirs++] = (struct simnet_dir){b, a, b_to_a ? *b_to_a : none, 0};
     return 0;
 }
 
@@ -310,13 +317,26 @@ static bool rule_matches(const struct simnet_rule *r, const struct simnet_packet
 
 /* Scripted rules, in the order they were added; every matching rule counts
  * the packet, so "the 2nd S." means the 2nd one sent, lost or not. */
-static void apply_rules(struct simnet *net, struct simnet_packet *p, tcp_time_t *extra)
+static void apply_rules(struct simnet *net, struct simnet_packet *p, tcp_time_t *extra, bool *dup,
+                        tcp_time_t *dup_extra)
 {
     for (size_t i = 0; i < net->nrules; i++) {
         struct simnet_rule *r = &net->rules[i];
         if (r->kind == RULE_FILTER) {
             if (p->fate == SIMNET_DELIVERED && r->fn(r->ctx, p))
                 p->fate = SIMNET_SCRIPT;
+            continue;
+        }
+        if (r->kind == RULE_DELAY_IF) {
+            if (r->fn(r->ctx, p))
+                *extra += r->extra;
+            continue;
+        }
+        if (r->kind == RULE_DUP_IF) {
+            if (r->fn(r->ctx, p) && !*dup) { /* every rule sees every packet */
+                *dup = true;
+                *dup_extra = r->extra;
+            }
             continue;
         }
         if (!rule_matches(r, p))
@@ -368,6 +388,17 @@ static tcp_time_t reorder_delay(struct simnet *net, const struct simnet_link_par
     return 0;
 }
 
+/* When the packet's last byte is on the wire: at once without a rate, else
+ * after the packets queued before it (a FIFO at the link's rate). */
+static tcp_time_t serialize(struct simnet *net, struct simnet_dir *d, size_t len)
+{
+    if (!d->p.rate)
+        return net->now;
+    tcp_time_t start = d->busy_until > net->now ? d->busy_until : net->now;
+    d->busy_until = start + (len * (uint64_t)1000000 + d->p.rate - 1) / d->p.rate;
+    return d->busy_until;
+}
+
 static void transmit(struct simnet *net, int src, const uint8_t *pkt, size_t len, bool injected)
 {
     struct simnet_packet p = {
@@ -381,21 +412,24 @@ static void transmit(struct simnet *net, int src, const uint8_t *pkt, size_t len
     const struct simnet_link_params *lp = NULL;
     if (packet_dst(pkt, len, &dst_addr))
         p.dst = simnet_host_by_addr(net, &dst_addr);
-    if (p.dst >= 0)
-        lp = simnet_link_params(net, src, p.dst);
+    struct simnet_dir *dir = p.dst >= 0 ? find_dir(net, src, p.dst) : NULL;
+    if (dir)
+        lp = &dir->p;
     if (!lp) {
         p.fate = SIMNET_NO_ROUTE;
         notify_sent(net, &p);
         return;
     }
     const struct simnet_host *from = &net->hosts[src], *to = &net->hosts[p.dst];
-    tcp_time_t extra = 0;
-    apply_rules(net, &p, &extra);
+    tcp_time_t extra = 0, dup_extra = 0;
+    bool script_dup = false;
+    apply_rules(net, &p, &extra, &script_dup, &dup_extra);
     /* Draw the random numbers whatever the fate, so that a scripted drop
      * does not shift the random fates of the packets after it. */
     bool random_loss = lp->loss > 0 && sim_rng_unit(&net->rng) < lp->loss;
     bool dup = lp->duplicate > 0 && sim_rng_unit(&net->rng) < lp->duplicate;
-    p.arrives = net->now + lp->delay + extra + reorder_delay(net, lp, &p.reordered);
+    tcp_time_t on_wire = serialize(net, dir, len);
+    p.arrives = on_wire + lp->delay + extra + reorder_delay(net, lp, &p.reordered);
 
     if (p.fate == SIMNET_DELIVERED) {
         if (net->now >= from->frozen_at || p.arrives >= to->frozen_at)
@@ -410,12 +444,15 @@ static void transmit(struct simnet *net, int src, const uint8_t *pkt, size_t len
         return;
     queue_delivery(net, &p);
 
-    if (dup) {
+    if (dup || script_dup) {
         struct simnet_packet copy = p;
         copy.id = net->next_packet_id++;
         copy.duplicate = true;
         copy.reordered = false;
-        copy.arrives = net->now + lp->delay + extra + reorder_delay(net, lp, &copy.reordered);
+        if (dup)
+            copy.arrives = serialize(net, dir, len) + lp->delay + extra + reorder_delay(net, lp, &copy.reordered);
+        else
+            copy.arrives = p.arrives + dup_extra;
         if (copy.arrives >= to->frozen_at)
             copy.fate = SIMNET_DOWN;
         else if (copy.arrives >= to->cut_at)
@@ -473,6 +510,22 @@ int simnet_drop_if(struct simnet *net, simnet_filter_fn fn, void *ctx)
     if (!fn)
         return -1;
     struct simnet_rule r = {.kind = RULE_FILTER, .host = -1, .fn = fn, .ctx = ctx};
+    return add_rule(net, &r);
+}
+
+int simnet_delay_if(struct simnet *net, simnet_filter_fn fn, void *ctx, tcp_time_t extra)
+{
+    if (!fn)
+        return -1;
+    struct simnet_rule r = {.kind = RULE_DELAY_IF, .host = -1, .fn = fn, .ctx = ctx, .extra = extra};
+    return add_rule(net, &r);
+}
+
+int simnet_duplicate_if(struct simnet *net, simnet_filter_fn fn, void *ctx, tcp_time_t extra)
+{
+    if (!fn)
+        return -1;
+    struct simnet_rule r = {.kind = RULE_DUP_IF, .host = -1, .fn = fn, .ctx = ctx, .extra = extra};
     return add_rule(net, &r);
 }
 

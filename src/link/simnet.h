@@ -38,6 +38,8 @@ struct simnet_link_params {
     double duplicate;       /* probability a packet arrives twice */
     double reorder;         /* probability a packet gets an extra delay */
     tcp_time_t reorder_max; /* that extra delay: uniform in [1, reorder_max] us */
+    uint64_t rate;          /* bytes per second on the wire (0: unlimited); a packet
+                             * waits for the ones before it to be serialized */
 };
 
 /* A packet's fate, decided when it is put on the link. */
@@ -123,6 +125,11 @@ int simnet_delay_nth(struct simnet *net, int host, const char *flags, unsigned n
 /* A general rule: fn returns true to drop the packet (p->fate not yet set). */
 typedef bool (*simnet_filter_fn)(void *ctx, const struct simnet_packet *p);
 int simnet_drop_if(struct simnet *net, simnet_filter_fn fn, void *ctx);
+/* The same test, but a matching packet arrives extra microseconds late. */
+int simnet_delay_if(struct simnet *net, simnet_filter_fn fn, void *ctx, tcp_time_t extra);
+/* The same test, but a matching packet that is delivered arrives twice: a
+ * copy (duplicate = true) follows it extra microseconds later. */
+int simnet_duplicate_if(struct simnet *net, simnet_filter_fn fn, void *ctx, tcp_time_t extra);
 /* From time t on, everything the host sends or that arrives at it is lost;
  * its node keeps running. */
 void simnet_cut(struct simnet *net, int host, tcp_time_t t);

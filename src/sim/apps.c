@@ -11,7 +11,21 @@ struct sim_conn {
     int host, sd;
     bool connected, eof, done;
     int close_sd; /* read by the delayed close action */
+    /* what was read, checked against app->expect */
+    size_t rx_bytes, rx_first_bad;
+    bool rx_bad;
+    uint64_t rx_hash;
 };
+
+uint64_t sim_fnv1a(uint64_t h, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3u;
+    }
+    return h;
+}
 
 struct sim_app *sim_app_new(struct sim_run *run)
 {
@@ -32,6 +46,33 @@ static void conn_finish(struct sim_run *run, struct sim_conn *c)
         return;
     c->done = true;
     sim_close(run, c->host, c->sd);
+}
+
+/* Compares what was just read with the expected stream. */
+static void check_read(struct sim_conn *c, const char *buf, size_t n)
+{
+    const char *want = c->app->expect;
+    size_t want_len = strlen(want);
+    for (size_t i = 0; i < n && !c->rx_bad; i++)
+        if (c->rx_bytes + i >= want_len || buf[i] != want[c->rx_bytes + i]) {
+            c->rx_bad = true;
+            c->rx_first_bad = c->rx_bytes + i;
+        }
+    c->rx_bytes += n;
+    c->rx_hash = sim_fnv1a(c->rx_hash, buf, n);
+}
+
+static void note_stream_end(struct sim_run *run, struct sim_conn *c)
+{
+    size_t want_len = strlen(c->app->expect);
+    if (!c->rx_bad && c->rx_bytes == want_len)
+        sim_note(run, c->host, "EOF: all %zu bytes arrived intact and in order (fnv1a %016llx)", c->rx_bytes,
+                 (unsigned long long)c->rx_hash);
+    else if (c->rx_bad)
+        sim_note(run, c->host, "EOF: the stream is corrupt from byte %zu on (%zu bytes read, fnv1a %016llx)",
+                 c->rx_first_bad, c->rx_bytes, (unsigned long long)c->rx_hash);
+    else
+        sim_note(run, c->host, "EOF: only %zu of %zu bytes arrived", c->rx_bytes, want_len);
 }
 
 static void conn_io(struct sim_run *run, struct sim_conn *c, unsigned revents)
@@ -55,6 +96,8 @@ static void conn_io(struct sim_run *run, struct sim_conn *c, unsigned revents)
         if (n == -EAGAIN)
             return;
         if (n > 0) {
+            if (app->expect)
+                check_read(c, buf, (size_t)n);
             if (app->echo) {
                 buf[n] = '\0';
                 sim_send(run, c->host, c->sd, buf);
@@ -63,6 +106,8 @@ static void conn_io(struct sim_run *run, struct sim_conn *c, unsigned revents)
         }
         if (n == 0) {
             c->eof = true;
+            if (app->expect)
+                note_stream_end(run, c);
             if (app->close_after_eof == 0) {
                 conn_finish(run, c);
             } else if (app->close_after_eof != SIM_NEVER) {
@@ -96,6 +141,8 @@ static void client_watch(struct sim_run *run, int host, int sd, unsigned revents
         sim_log_app(&run->log, sim_now(run), c->host, "connect", "0");
         if (c->app->send_on_connect)
             sim_send(run, c->host, c->sd, c->app->send_on_connect);
+        if (c->app->shutdown_after_send)
+            sim_shutdown_wr(run, c->host, c->sd);
         if (c->app->close_after_connect != SIM_NEVER) {
             c->close_sd = c->sd;
             sim_at_action(run, sim_now(run) + c->app->close_after_connect, SIM_ACT_CLOSE, c->host, &c->close_sd,
@@ -121,6 +168,7 @@ static struct sim_conn *conn_new(struct sim_run *run, struct sim_app *app, int h
     c->host = host;
     c->sd = sd;
     c->close_sd = -1;
+    c->rx_hash = SIM_FNV1A_INIT;
     return c;
 }
 
@@ -141,6 +189,8 @@ static void listener_watch(struct sim_run *run, int host, int lsd, unsigned reve
         c->connected = true;
         if (app->send_on_connect)
             sim_send(run, host, sd, app->send_on_connect);
+        if (app->shutdown_after_send)
+            sim_shutdown_wr(run, host, sd);
         sim_watch(run, host, sd, server_conn_watch, c);
     }
 }
@@ -201,4 +251,17 @@ int sim_app_server(struct sim_run *run, struct sim_app *app, int host, uint16_t 
     if (sim_watch(run, host, lsd, listener_watch, app) < 0)
         return -ENOMEM;
     return lsd;
+}
+
+static void start_reading(struct sim_run *run, void *arg)
+{
+    struct sim_app *app = arg;
+    app->read = true;
+    if (app->sd >= 0)
+        sim_poke(run, app->host, app->sd);
+}
+
+int sim_app_read_from(struct sim_run *run, struct sim_app *app, tcp_time_t t)
+{
+    return sim_at(run, t, start_reading, app);
 }

@@ -1,5 +1,6 @@
 /* The catalog, in the order a reader would walk through it: opening,
- * losses during the opening, closing, timers, resets, listener limits. */
+ * losses during the opening, closing, timers, resets, listener limits,
+ * then the byte stream. */
 #include "sim/catalog.h"
 
 #include <string.h>
@@ -33,6 +34,13 @@ static const struct sim_scenario *const catalog[] = {
     &sim_sc_challenge_ack,
     &sim_sc_syn_flood,
     &sim_sc_syn_flood_cookies,
+    &sim_sc_bulk_transfer,
+    &sim_sc_reorder,
+    &sim_sc_duplicate,
+    &sim_sc_loss_fast_retransmit,
+    &sim_sc_loss_rto,
+    &sim_sc_zero_window_persist,
+    &sim_sc_retries2_timeout,
 };
 #define CATALOG_SIZE (sizeof catalog / sizeof catalog[0])
 

@@ -9,6 +9,7 @@
 
 #include "link/sim_rng.h"
 #include "link/simnet.h"
+#include "sim/runner.h"
 #include "stack/stack.h"
 
 #define LAB_PORT 80
@@ -374,21 +375,6 @@ static int cmp_time(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void node_input(void *node, const uint8_t *pkt, size_t len, tcp_time_t now)
-{
-    stack_input(node, pkt, len, now);
-}
-
-static void node_tick(void *node, tcp_time_t now)
-{
-    stack_tick(node, now);
-}
-
-static tcp_time_t node_next_timer(void *node)
-{
-    return stack_next_timer(node);
-}
-
 static int add_stack(struct lab *lab, int side, const char *name, const char *addr_text)
 {
     const struct flood_lab_params *p = lab->p;
@@ -412,8 +398,7 @@ static int add_stack(struct lab *lab, int side, const char *name, const char *ad
     if (!s->queued || !s->stack || !wire_addr_parse(addr_text, &addr))
         return -1;
     stack_set_local_addr(s->stack, &addr);
-    static const struct simnet_node_ops ops = {node_input, node_tick, node_next_timer};
-    s->host = simnet_add_host(lab->net, name, &addr, &ops, s->stack);
+    s->host = simnet_add_host(lab->net, name, &addr, &sim_stack_node_ops, s->stack);
     if (side == SIDE_SERVER)
         lab->server_addr = addr;
     return s->host < 0 ? -1 : 0;

@@ -140,6 +140,12 @@ void ladder_segment_label(const struct sim_event *seg, struct ladder_isns *isns,
         n = snprintf(buf + len, cap - len, " ack=%u", syn ? seg->ack : relative(isns, &back, seg->ack));
         len += n > 0 && (size_t)n < cap - len ? (size_t)n : 0;
     }
+    /* SACK blocks (RFC 2018 §3), numbered like the ACK field. */
+    for (unsigned i = 0; (seg->opt.present & WIRE_OPT_SACK) && i < seg->opt.sack_count; i++) {
+        n = snprintf(buf + len, cap - len, "%s%u:%u", i ? "," : " sack=", relative(isns, &back, seg->opt.sack[i].left),
+                     relative(isns, &back, seg->opt.sack[i].right));
+        len += n > 0 && (size_t)n < cap - len ? (size_t)n : 0;
+    }
     if (seg->win == 0 && !(seg->flags & WIRE_RST)) {
         n = snprintf(buf + len, cap - len, " win=0");
         len += n > 0 && (size_t)n < cap - len ? (size_t)n : 0;

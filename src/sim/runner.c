@@ -224,6 +224,7 @@ static void obs_arrived(void *ctx, const struct simnet_packet *p)
 
 /* ---- hosts ---- */
 
+/* A struct stack as a simnet node. */
 static void node_input(void *node, const uint8_t *pkt, size_t len, tcp_time_t now)
 {
     stack_input(node, pkt, len, now);
@@ -239,7 +240,7 @@ static tcp_time_t node_next_timer(void *node)
     return stack_next_timer(node);
 }
 
-static const struct simnet_node_ops stack_node_ops = {node_input, node_tick, node_next_timer};
+const struct simnet_node_ops sim_stack_node_ops = {node_input, node_tick, node_next_timer};
 
 static int add_host(struct sim_run *run, const char *name, const char *addr_text, const struct tcp_config *tcp,
                     bool ghost)
@@ -272,7 +273,7 @@ static int add_host(struct sim_run *run, const char *name, const char *addr_text
         }
         stack_set_local_addr(h->stack, &addr);
     }
-    int index = simnet_add_host(run->net, name, &addr, ghost ? NULL : &stack_node_ops, h->stack);
+    int index = simnet_add_host(run->net, name, &addr, ghost ? NULL : &sim_stack_node_ops, h->stack);
     if (index != h->index || sim_log_add_host(&run->log, name, &addr) != index) {
         if (h->stack)
             stack_free(h->stack);

@@ -77,6 +77,8 @@ int sim_host(struct sim_run *run, const char *name, const char *addr, const stru
 /* The knobs sim_host gives a host asked for tcp (NULL: Linux's defaults):
  * tcp with the run's overrides on top. */
 void sim_host_config(const struct sim_run *run, const struct tcp_config *tcp, struct tcp_config *out);
+/* What makes a struct stack a simnet node (its input, tick, next timer). */
+extern const struct simnet_node_ops sim_stack_node_ops;
 /* A host with no stack: it absorbs what is sent to it. */
 int sim_ghost(struct sim_run *run, const char *name, const char *addr);
 /* A link with this one-way delay both ways, plus the run's --loss. */
@@ -145,6 +147,9 @@ struct sim_app {
     tcp_time_t close_after_eof;  /* close this long after reading EOF (SIM_NEVER: keep it) */
     tcp_time_t close_after_connect; /* client: close this long after connecting (SIM_NEVER: no) */
     bool read;                   /* read what arrives (false: leave it unread) */
+    bool shutdown_after_send;    /* shutdown(SHUT_WR) right after send_on_connect */
+    const char *expect;          /* the whole stream each connection must read: at EOF a
+                                  * note says whether it arrived intact and in order */
     /* filled in by the runner */
     int host;
     int sd;      /* client: its socket; server: the last connection accepted */
@@ -164,5 +169,11 @@ int sim_app_client_at(struct sim_run *run, struct sim_app *app, tcp_time_t t, in
 int sim_app_server(struct sim_run *run, struct sim_app *app, int host, uint16_t port, int backlog);
 /* Runs app on an existing connected (or connecting) socket. */
 int sim_app_attach(struct sim_run *run, struct sim_app *app, int host, int sd);
+/* From t on, app reads what arrives (it was made with read = false). */
+int sim_app_read_from(struct sim_run *run, struct sim_app *app, tcp_time_t t);
+/* FNV-1a (64 bits) of len bytes, continuing from h (start: SIM_FNV1A_INIT);
+ * the checksum the notes of an `expect` stream give. */
+#define SIM_FNV1A_INIT 0xcbf29ce484222325u
+uint64_t sim_fnv1a(uint64_t h, const void *data, size_t len);
 
 #endif

@@ -33,7 +33,6 @@ static int inject(struct sim_run *run, int from_host, const struct wire_endpoint
 
 struct blind {
     struct sim_pair p;
-    struct sim_app *cli;
 };
 
 /* The client's next sequence number, as the server expects it: what an
@@ -84,19 +83,14 @@ static int challenge_ack_setup(struct sim_run *run)
     struct blind *b = sim_alloc(run, sizeof *b);
     if (!b || sim_pair_setup(run, &b->p) < 0)
         return -1;
-    struct sim_app *srv = sim_app_new(run);
-    b->cli = sim_app_new(run);
-    if (!srv || !b->cli)
-        return -1;
-    srv->echo = true;
-    srv->close_after_eof = 0;
-    b->cli->send_on_connect = "hello";
-    if (sim_app_server(run, srv, b->p.server, SIM_SERVER_PORT, 16) < 0 ||
-        sim_app_client(run, b->cli, b->p.client, b->p.server, SIM_SERVER_PORT, 0) < 0)
+    b->p.srv->echo = true;
+    b->p.srv->close_after_eof = 0;
+    b->p.cli->send_on_connect = "hello";
+    if (sim_pair_start(run, &b->p, 16) < 0)
         return -1;
     if (sim_at(run, TCP_SEC(1), blind_rst, b) < 0 || sim_at(run, TCP_MSEC(1500), blind_syn, b) < 0)
         return -1;
-    return sim_at_action(run, TCP_SEC(3), SIM_ACT_CLOSE, b->p.client, &b->cli->sd, NULL);
+    return sim_at_action(run, TCP_SEC(3), SIM_ACT_CLOSE, b->p.client, &b->p.cli->sd, NULL);
 }
 
 const struct sim_scenario sim_sc_challenge_ack = {
@@ -150,13 +144,11 @@ static int syn_flood_setup(struct sim_run *run)
                             .sources = FLOOD_SOURCES};
     if (sim_flood_start(run, f) < 0)
         return -1;
-    struct sim_app *srv = sim_app_new(run), *cli = d->cli = sim_app_new(run);
-    if (!srv || !cli)
-        return -1;
-    srv->echo = true;
-    srv->close_after_eof = 0;
+    struct sim_app *cli = d->cli = p.cli;
+    p.srv->echo = true;
+    p.srv->close_after_eof = 0;
     cli->send_on_connect = "hello";
-    if (sim_app_server(run, srv, p.server, SIM_SERVER_PORT, FLOOD_BACKLOG) < 0)
+    if (sim_pair_listen(run, &p, FLOOD_BACKLOG) < 0)
         return -1;
     sim_note(run, p.server, "%s",
              d->cookies == 0 ? "tcp_syncookies=0: once the SYN queue (16) is full, every SYN is dropped"

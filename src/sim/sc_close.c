@@ -4,25 +4,14 @@
 
 /* A server that reads and, once the client's FIN is read, closes after
  * delay; a client that says hello and closes `linger` after it connected. */
-static int close_pair(struct sim_run *run, const struct sim_pair *p, tcp_time_t server_delay, tcp_time_t linger,
-                      struct sim_app **srv_out, struct sim_app **cli_out)
+static int close_pair(struct sim_run *run, struct sim_pair *p, tcp_time_t server_delay, tcp_time_t linger)
 {
-    struct sim_app *srv = sim_app_new(run), *cli = sim_app_new(run);
-    if (!srv || !cli)
-        return -1;
-    srv->echo = true;
-    srv->close_after_eof = server_delay;
-    cli->send_on_connect = "hello";
-    cli->close_after_eof = 0;
-    cli->close_after_connect = linger;
-    if (sim_app_server(run, srv, p->server, SIM_SERVER_PORT, 16) < 0 ||
-        sim_app_client(run, cli, p->client, p->server, SIM_SERVER_PORT, 0) < 0)
-        return -1;
-    if (srv_out)
-        *srv_out = srv;
-    if (cli_out)
-        *cli_out = cli;
-    return 0;
+    p->srv->echo = true;
+    p->srv->close_after_eof = server_delay;
+    p->cli->send_on_connect = "hello";
+    p->cli->close_after_eof = 0;
+    p->cli->close_after_connect = linger;
+    return sim_pair_start(run, p, 16);
 }
 
 /* ---- close-merged-finack ---- */
@@ -33,7 +22,7 @@ static int close_merged_finack_setup(struct sim_run *run)
         return -1;
     /* The server closes the moment it reads EOF: its ACK of the client's
      * FIN is still delayed, so it leaves with the FIN in one segment. */
-    return close_pair(run, &p, 0, TCP_SEC(1), NULL, NULL);
+    return close_pair(run, &p, 0, TCP_SEC(1));
 }
 
 const struct sim_scenario sim_sc_close_merged_finack = {
@@ -48,13 +37,10 @@ static int half_close_setup(struct sim_run *run)
     struct sim_pair p;
     if (sim_pair_setup(run, &p) < 0)
         return -1;
-    struct sim_app *srv = sim_app_new(run), *cli = sim_app_new(run);
-    if (!srv || !cli)
-        return -1;
+    struct sim_app *srv = p.srv, *cli = p.cli;
     cli->send_on_connect = "request";
     cli->close_after_eof = 0;
-    if (sim_app_server(run, srv, p.server, SIM_SERVER_PORT, 16) < 0 ||
-        sim_app_client(run, cli, p.client, p.server, SIM_SERVER_PORT, 0) < 0)
+    if (sim_pair_start(run, &p, 16) < 0)
         return -1;
     /* The client is done sending (shutdown SHUT_WR) but keeps reading; the
      * server answers from CLOSE-WAIT, then closes. */
@@ -76,13 +62,12 @@ const struct sim_scenario sim_sc_half_close = {
 static int simultaneous_close_setup(struct sim_run *run)
 {
     struct sim_pair p;
-    struct sim_app *srv, *cli;
-    if (sim_pair_setup(run, &p) < 0 || close_pair(run, &p, SIM_NEVER, SIM_NEVER, &srv, &cli) < 0)
+    if (sim_pair_setup(run, &p) < 0 || close_pair(run, &p, SIM_NEVER, SIM_NEVER) < 0)
         return -1;
     /* Both close at the same instant: the FINs cross (RFC 9293 §3.6 Figure 13). */
-    if (sim_at_action(run, TCP_SEC(1), SIM_ACT_CLOSE, p.client, &cli->sd, NULL) < 0)
+    if (sim_at_action(run, TCP_SEC(1), SIM_ACT_CLOSE, p.client, &p.cli->sd, NULL) < 0)
         return -1;
-    return sim_at_action(run, TCP_SEC(1), SIM_ACT_CLOSE, p.server, &srv->sd, NULL);
+    return sim_at_action(run, TCP_SEC(1), SIM_ACT_CLOSE, p.server, &p.srv->sd, NULL);
 }
 
 const struct sim_scenario sim_sc_simultaneous_close = {
@@ -128,7 +113,7 @@ static int last_ack_lost_setup(struct sim_run *run)
     f->server = p.server;
     if (simnet_drop_if(sim_net(run), drop_ack_of_fin, f) < 0)
         return -1;
-    return close_pair(run, &p, TCP_MSEC(500), TCP_SEC(1), NULL, NULL);
+    return close_pair(run, &p, TCP_MSEC(500), TCP_SEC(1));
 }
 
 const struct sim_scenario sim_sc_last_ack_lost = {
@@ -141,7 +126,7 @@ const struct sim_scenario sim_sc_last_ack_lost = {
 static int process_exit_setup(struct sim_run *run)
 {
     struct sim_pair p;
-    if (sim_pair_setup(run, &p) < 0 || close_pair(run, &p, SIM_NEVER, SIM_NEVER, NULL, NULL) < 0)
+    if (sim_pair_setup(run, &p) < 0 || close_pair(run, &p, SIM_NEVER, SIM_NEVER) < 0)
         return -1;
     /* The server process ends without calling close(): the kernel closes
      * its descriptors, and the orphaned connection still closes with a FIN. */

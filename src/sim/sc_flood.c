@@ -159,22 +159,18 @@ static const char *cookie_mode_text(int64_t mode)
 
 static int syn_flood_cookies_setup(struct sim_run *run)
 {
-    struct tcp_config server_cfg, effective;
-    tcp_config_default(&server_cfg);
-    server_cfg.tcp_syncookies = 2;
-    sim_host_config(run, &server_cfg, &effective);
+    struct tcp_config effective;
     struct sim_pair p;
-    if (sim_pair_setup_with(run, &p, NULL, &server_cfg) < 0)
+    if (sim_pair_setup_server_knob(run, &p, "tcp_syncookies", 2, &effective) < 0)
         return -1;
     struct sfc *s = sim_alloc(run, sizeof *s);
     struct sim_flood *f = sim_alloc(run, sizeof *f);
-    struct sim_app *srv = sim_app_new(run);
-    if (!s || !f || !srv)
+    if (!s || !f)
         return -1;
     s->server = p.server;
-    srv->echo = true;
-    srv->close_after_eof = 0;
-    if (sim_app_server(run, srv, p.server, SIM_SERVER_PORT, SFC_BACKLOG) < 0)
+    p.srv->echo = true;
+    p.srv->close_after_eof = 0;
+    if (sim_pair_listen(run, &p, SFC_BACKLOG) < 0)
         return -1;
     sim_note(run, p.server, "%s", cookie_mode_text(effective.tcp_syncookies));
     *f = (struct sim_flood){.target = p.server, .port = SIM_SERVER_PORT, .count = SFC_SYNS, .rate = SFC_RATE,

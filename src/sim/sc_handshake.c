@@ -9,21 +9,13 @@
  * ACK of that FIN leaves on its own first: a four-segment close), and a
  * client that says "hello" and closes `linger` after it connected (so the
  * script still makes sense with --loss). */
-static int echo_pair(struct sim_run *run, const struct sim_pair *p, tcp_time_t linger, struct sim_app **client)
+static int echo_pair(struct sim_run *run, struct sim_pair *p, tcp_time_t linger)
 {
-    struct sim_app *srv = sim_app_new(run), *cli = sim_app_new(run);
-    if (!srv || !cli)
-        return -1;
-    srv->echo = true;
-    srv->close_after_eof = TCP_MSEC(500);
-    cli->send_on_connect = "hello";
-    cli->close_after_connect = linger;
-    if (sim_app_server(run, srv, p->server, SIM_SERVER_PORT, 16) < 0 ||
-        sim_app_client(run, cli, p->client, p->server, SIM_SERVER_PORT, 0) < 0)
-        return -1;
-    if (client)
-        *client = cli;
-    return 0;
+    p->srv->echo = true;
+    p->srv->close_after_eof = TCP_MSEC(500);
+    p->cli->send_on_connect = "hello";
+    p->cli->close_after_connect = linger;
+    return sim_pair_start(run, p, 16);
 }
 
 /* ---- handshake ---- */
@@ -32,7 +24,7 @@ static int handshake_setup(struct sim_run *run)
     struct sim_pair p;
     if (sim_pair_setup(run, &p) < 0)
         return -1;
-    return echo_pair(run, &p, TCP_SEC(1), NULL);
+    return echo_pair(run, &p, TCP_SEC(1));
 }
 
 const struct sim_scenario sim_sc_handshake = {
@@ -53,19 +45,13 @@ static int data_on_third_ack_setup(struct sim_run *run)
     struct sim_pair p;
     if (sim_pair_setup(run, &p) < 0)
         return -1;
-    struct sim_app *srv = sim_app_new(run), *cli = sim_app_new(run);
-    if (!srv || !cli)
-        return -1;
-    srv->echo = true;
-    srv->close_after_eof = TCP_MSEC(500);
-    cli->close_after_connect = TCP_SEC(1);
-    if (sim_app_server(run, srv, p.server, SIM_SERVER_PORT, 16) < 0)
-        return -1;
-    int sd = sim_app_client(run, cli, p.client, p.server, SIM_SERVER_PORT, 0);
-    if (sd < 0)
+    p.srv->echo = true;
+    p.srv->close_after_eof = TCP_MSEC(500);
+    p.cli->close_after_connect = TCP_SEC(1);
+    if (sim_pair_start(run, &p, 16) < 0)
         return -1;
     sim_note(run, p.client, "send() in SYN-SENT: the data waits for the SYN-ACK and rides on the third segment");
-    return sim_send(run, p.client, sd, "hello") == 5 ? 0 : -1;
+    return sim_send(run, p.client, p.cli->sd, "hello") == 5 ? 0 : -1;
 }
 
 const struct sim_scenario sim_sc_data_on_third_ack = {
@@ -80,7 +66,7 @@ static int syn_lost_setup(struct sim_run *run)
     struct sim_pair p;
     if (sim_pair_setup(run, &p) < 0 || simnet_drop_nth(sim_net(run), p.client, "S", 1) < 0)
         return -1;
-    return echo_pair(run, &p, TCP_SEC(2), NULL);
+    return echo_pair(run, &p, TCP_SEC(2));
 }
 
 const struct sim_scenario sim_sc_syn_lost = {
@@ -95,7 +81,7 @@ static int synack_lost_setup(struct sim_run *run)
     struct sim_pair p;
     if (sim_pair_setup(run, &p) < 0 || simnet_drop_nth(sim_net(run), p.server, "S.", 1) < 0)
         return -1;
-    return echo_pair(run, &p, TCP_SEC(2), NULL);
+    return echo_pair(run, &p, TCP_SEC(2));
 }
 
 const struct sim_scenario sim_sc_synack_lost = {
@@ -110,17 +96,11 @@ static int ack_lost_setup(struct sim_run *run)
     struct sim_pair p;
     if (sim_pair_setup(run, &p) < 0 || simnet_drop_nth(sim_net(run), p.client, ".", 1) < 0)
         return -1;
-    struct sim_app *srv = sim_app_new(run), *cli = sim_app_new(run);
-    if (!srv || !cli)
-        return -1;
     /* The client has nothing to say: only the server's SYN-ACK timer can
      * repair the lost ACK. */
-    srv->close_after_eof = TCP_MSEC(500);
-    cli->close_after_connect = TCP_SEC(3);
-    if (sim_app_server(run, srv, p.server, SIM_SERVER_PORT, 16) < 0 ||
-        sim_app_client(run, cli, p.client, p.server, SIM_SERVER_PORT, 0) < 0)
-        return -1;
-    return 0;
+    p.srv->close_after_eof = TCP_MSEC(500);
+    p.cli->close_after_connect = TCP_SEC(3);
+    return sim_pair_start(run, &p, 16);
 }
 
 const struct sim_scenario sim_sc_ack_lost = {
@@ -164,17 +144,8 @@ static int stale_syn_setup(struct sim_run *run)
     sim_note(run, -1, "an old duplicate SYN (seq=%u) from an earlier incarnation of 10.0.0.1:%u is still in "
                       "the network; the new SYN is delayed",
              STALE_SYN_OLD_SEQ, STALE_SYN_CLIENT_PORT);
-    struct sim_app *srv = sim_app_new(run), *cli = sim_app_new(run);
-    if (!srv || !cli)
-        return -1;
-    srv->echo = true;
-    srv->close_after_eof = TCP_MSEC(500);
-    cli->send_on_connect = "hello";
-    cli->close_after_connect = TCP_SEC(1);
-    if (sim_app_server(run, srv, p.server, SIM_SERVER_PORT, 16) < 0 ||
-        sim_app_client(run, cli, p.client, p.server, SIM_SERVER_PORT, STALE_SYN_CLIENT_PORT) < 0)
-        return -1;
-    return 0;
+    p.client_port = STALE_SYN_CLIENT_PORT;
+    return echo_pair(run, &p, TCP_SEC(1));
 }
 
 const struct sim_scenario sim_sc_stale_syn = {

@@ -24,10 +24,9 @@ static int accept_queue_full_setup(struct sim_run *run)
     if (sim_pair_setup(run, &p) < 0)
         return -1;
     struct aqf *a = sim_alloc(run, sizeof *a);
-    struct sim_app *srv = sim_app_new(run);
-    if (!a || !srv)
+    if (!a)
         return -1;
-    a->srv = srv;
+    struct sim_app *srv = a->srv = p.srv;
     a->server = p.server;
     /* listen(backlog 1) and no accept() for 5 s. Like Linux, the accept
      * queue holds backlog + 1 connections; a SYN that arrives while it is
@@ -36,7 +35,7 @@ static int accept_queue_full_setup(struct sim_run *run)
      * drained the queue. */
     srv->accept = false;
     srv->close_after_eof = 0;
-    if (sim_app_server(run, srv, p.server, SIM_SERVER_PORT, AQF_BACKLOG) < 0)
+    if (sim_pair_listen(run, &p, AQF_BACKLOG) < 0)
         return -1;
     for (int i = 0; i < AQF_CLIENTS; i++) {
         struct sim_app *cli = sim_app_new(run);
@@ -82,18 +81,14 @@ static void aqa_clients_close(struct sim_run *run, void *arg)
 
 static int accept_queue_full_abort_setup(struct sim_run *run)
 {
-    struct tcp_config server_cfg, effective;
-    tcp_config_default(&server_cfg);
-    server_cfg.tcp_abort_on_overflow = 1;
-    sim_host_config(run, &server_cfg, &effective);
+    struct tcp_config effective;
     struct sim_pair p;
-    if (sim_pair_setup_with(run, &p, NULL, &server_cfg) < 0)
+    if (sim_pair_setup_server_knob(run, &p, "tcp_abort_on_overflow", 1, &effective) < 0)
         return -1;
     struct aqa *a = sim_alloc(run, sizeof *a);
-    struct sim_app *srv = sim_app_new(run);
-    if (!a || !srv)
+    if (!a)
         return -1;
-    a->accepting.srv = srv;
+    struct sim_app *srv = a->accepting.srv = p.srv;
     a->accepting.server = p.server;
     a->client = p.client;
     /* listen(backlog 2) and no accept() for 5 s. Two clients connect at
@@ -104,7 +99,7 @@ static int accept_queue_full_abort_setup(struct sim_run *run)
     srv->accept = false;
     srv->echo = true;
     srv->close_after_eof = 0;
-    if (sim_app_server(run, srv, p.server, SIM_SERVER_PORT, AQA_BACKLOG) < 0)
+    if (sim_pair_listen(run, &p, AQA_BACKLOG) < 0)
         return -1;
     sim_note(run, p.server, "%s",
              effective.tcp_abort_on_overflow
@@ -143,13 +138,12 @@ static int slow_accept_setup(struct sim_run *run)
     if (sim_pair_setup(run, &p) < 0)
         return -1;
     struct aqf *a = sim_alloc(run, sizeof *a);
-    struct sim_app *srv = sim_app_new(run);
     char *request = sim_alloc(run, SLOW_BYTES + 1);
-    if (!a || !srv || !request)
+    if (!a || !request)
         return -1;
     for (int i = 0; i < SLOW_BYTES; i++)
         request[i] = (char)('a' + i % 26);
-    a->srv = srv;
+    struct sim_app *srv = a->srv = p.srv;
     a->server = p.server;
     /* The application is busy for 3 s before its first accept(). Each
      * client writes 3000 bytes right after connect(): the first segment
@@ -159,7 +153,7 @@ static int slow_accept_setup(struct sim_run *run)
     srv->accept = false;
     srv->echo = true;
     srv->close_after_eof = 0;
-    if (sim_app_server(run, srv, p.server, SIM_SERVER_PORT, SLOW_BACKLOG) < 0)
+    if (sim_pair_listen(run, &p, SLOW_BACKLOG) < 0)
         return -1;
     sim_note(run, p.server, "the application is busy: no accept() for 3 s");
     for (int i = 0; i < SLOW_CLIENTS; i++) {

@@ -8,12 +8,9 @@ static int rst_refused_setup(struct sim_run *run)
     struct sim_pair p;
     if (sim_pair_setup(run, &p) < 0)
         return -1;
-    struct sim_app *cli = sim_app_new(run);
-    if (!cli)
-        return -1;
     /* Nothing listens on the server's port 80 (RFC 9293 §3.10.7.1). */
     sim_note(run, p.server, "nothing listens on port %u", SIM_SERVER_PORT);
-    return sim_app_client(run, cli, p.client, p.server, SIM_SERVER_PORT, 0) < 0 ? -1 : 0;
+    return sim_pair_connect(run, &p);
 }
 
 const struct sim_scenario sim_sc_rst_refused = {
@@ -26,19 +23,13 @@ const struct sim_scenario sim_sc_rst_refused = {
 static int rst_in_syn_received_setup(struct sim_run *run)
 {
     struct sim_pair p;
-    if (sim_pair_setup(run, &p) < 0)
-        return -1;
-    struct sim_app *srv = sim_app_new(run), *cli = sim_app_new(run);
-    if (!srv || !cli)
-        return -1;
-    if (sim_app_server(run, srv, p.server, SIM_SERVER_PORT, 16) < 0 ||
-        sim_app_client(run, cli, p.client, p.server, SIM_SERVER_PORT, 0) < 0)
+    if (sim_pair_setup(run, &p) < 0 || sim_pair_start(run, &p, 16) < 0)
         return -1;
     /* The client gives up while its SYN-ACK is in flight (close in SYN-SENT
      * just deletes the TCB, RFC 9293 §3.10.4); the SYN-ACK then finds no
      * connection and is answered with RST, which sends the server's
      * half-open connection back to LISTEN (§3.10.7.4). */
-    return sim_at_action(run, TCP_MSEC(15), SIM_ACT_CLOSE, p.client, &cli->sd, NULL);
+    return sim_at_action(run, TCP_MSEC(15), SIM_ACT_CLOSE, p.client, &p.cli->sd, NULL);
 }
 
 const struct sim_scenario sim_sc_rst_in_syn_received = {
@@ -62,16 +53,12 @@ static int rst_abort_setup(struct sim_run *run)
     struct sim_pair p;
     if (sim_pair_setup(run, &p) < 0)
         return -1;
-    struct sim_app *srv = sim_app_new(run), *cli = sim_app_new(run);
-    if (!srv || !cli)
-        return -1;
-    srv->echo = true;
-    cli->send_on_connect = "hello";
-    if (sim_app_server(run, srv, p.server, SIM_SERVER_PORT, 16) < 0 ||
-        sim_app_client(run, cli, p.client, p.server, SIM_SERVER_PORT, 0) < 0)
+    p.srv->echo = true;
+    p.cli->send_on_connect = "hello";
+    if (sim_pair_start(run, &p, 16) < 0)
         return -1;
     /* SO_LINGER with a zero timeout: close() aborts (RST, no TIME-WAIT). */
-    return sim_at(run, TCP_SEC(1), linger_zero_close, cli);
+    return sim_at(run, TCP_SEC(1), linger_zero_close, p.cli);
 }
 
 const struct sim_scenario sim_sc_rst_abort = {

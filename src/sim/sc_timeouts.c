@@ -10,12 +10,9 @@ static int syn_timeout_setup(struct sim_run *run)
     if (sim_pair_setup(run, &p) < 0)
         return -1;
     sim_vanish(run, p.server, 0, "(powered off)");
-    struct sim_app *cli = sim_app_new(run);
-    if (!cli)
-        return -1;
     /* tcp_syn_retries = 6: SYNs at 0, 1, 3, 7, 15, 31, 63 s; connect()
      * fails 64 s after the last one (Linux's tcp_write_timeout). */
-    return sim_app_client(run, cli, p.client, p.server, SIM_SERVER_PORT, 0) < 0 ? -1 : 0;
+    return sim_pair_connect(run, &p);
 }
 
 const struct sim_scenario sim_sc_syn_timeout = {
@@ -28,13 +25,7 @@ const struct sim_scenario sim_sc_syn_timeout = {
 static int synack_timeout_setup(struct sim_run *run)
 {
     struct sim_pair p;
-    if (sim_pair_setup(run, &p) < 0)
-        return -1;
-    struct sim_app *srv = sim_app_new(run), *cli = sim_app_new(run);
-    if (!srv || !cli)
-        return -1;
-    if (sim_app_server(run, srv, p.server, SIM_SERVER_PORT, 16) < 0 ||
-        sim_app_client(run, cli, p.client, p.server, SIM_SERVER_PORT, 0) < 0)
+    if (sim_pair_setup(run, &p) < 0 || sim_pair_start(run, &p, 16) < 0)
         return -1;
     /* Gone right after its SYN left: a half-open entry stays behind. */
     sim_vanish(run, p.client, 1, "right after sending its SYN");
@@ -54,19 +45,15 @@ static int fin_wait_2_timeout_setup(struct sim_run *run)
     struct sim_pair p;
     if (sim_pair_setup(run, &p) < 0)
         return -1;
-    struct sim_app *srv = sim_app_new(run), *cli = sim_app_new(run);
-    if (!srv || !cli)
-        return -1;
-    cli->send_on_connect = "hello";
-    cli->close_after_connect = TCP_MSEC(980);
+    p.cli->send_on_connect = "hello";
+    p.cli->close_after_connect = TCP_MSEC(980);
     /* The server application never closes its end... */
-    if (sim_app_server(run, srv, p.server, SIM_SERVER_PORT, 16) < 0 ||
-        sim_app_client(run, cli, p.client, p.server, SIM_SERVER_PORT, 0) < 0)
+    if (sim_pair_start(run, &p, 16) < 0)
         return -1;
     /* ...the client closes (its connection becomes an orphan in FIN-WAIT-2,
      * limited to tcp_fin_timeout = 60 s), and long after that the server
      * finally closes: its FIN finds nothing and is answered with RST. */
-    return sim_at_action(run, TCP_SEC(100), SIM_ACT_CLOSE, p.server, &srv->sd, NULL);
+    return sim_at_action(run, TCP_SEC(100), SIM_ACT_CLOSE, p.server, &p.srv->sd, NULL);
 }
 
 const struct sim_scenario sim_sc_fin_wait_2_timeout = {
@@ -82,16 +69,12 @@ static int orphan_fin_retries_setup(struct sim_run *run)
     struct sim_pair p;
     if (sim_pair_setup(run, &p) < 0)
         return -1;
-    struct sim_app *srv = sim_app_new(run), *cli = sim_app_new(run);
-    if (!srv || !cli)
-        return -1;
-    srv->echo = true;
-    cli->send_on_connect = "hello";
-    if (sim_app_server(run, srv, p.server, SIM_SERVER_PORT, 16) < 0 ||
-        sim_app_client(run, cli, p.client, p.server, SIM_SERVER_PORT, 0) < 0)
+    p.srv->echo = true;
+    p.cli->send_on_connect = "hello";
+    if (sim_pair_start(run, &p, 16) < 0)
         return -1;
     sim_vanish(run, p.server, TCP_MSEC(500), "(unplugged)");
-    return sim_at_action(run, TCP_SEC(1), SIM_ACT_CLOSE, p.client, &cli->sd, NULL);
+    return sim_at_action(run, TCP_SEC(1), SIM_ACT_CLOSE, p.client, &p.cli->sd, NULL);
 }
 
 const struct sim_scenario sim_sc_orphan_fin_retries = {
@@ -111,16 +94,11 @@ static int keepalive_dead_peer_setup(struct sim_run *run)
     struct sim_pair p;
     if (sim_pair_setup(run, &p) < 0)
         return -1;
-    struct sim_app *srv = sim_app_new(run), *cli = sim_app_new(run);
-    if (!srv || !cli)
+    p.srv->echo = true;
+    p.cli->send_on_connect = "hello";
+    if (sim_pair_start(run, &p, 16) < 0)
         return -1;
-    srv->echo = true;
-    cli->send_on_connect = "hello";
-    if (sim_app_server(run, srv, p.server, SIM_SERVER_PORT, 16) < 0)
-        return -1;
-    int sd = sim_app_client(run, cli, p.client, p.server, SIM_SERVER_PORT, 0);
-    if (sd < 0)
-        return -1;
+    int sd = p.cli->sd;
     /* Short knobs so the ladder stays small (defaults: 7200 s, 75 s, 9). */
     if (sim_setsockopt(run, p.client, sd, STACK_SO_KEEPALIVE, 1) < 0 ||
         sim_setsockopt(run, p.client, sd, STACK_TCP_KEEPIDLE, KEEPALIVE_IDLE_S) < 0 ||

@@ -6,17 +6,32 @@
 #include "sim/runner.h"
 
 /* The usual two hosts: client 10.0.0.1 and server 10.0.0.2 joined by a
- * link with a 10 ms one-way delay; the server's apps listen on port 80. */
+ * link with a 10 ms one-way delay, and an app for each (sim_app_new's
+ * defaults, to be configured before they start); the server's app listens
+ * on port 80. */
 #define SIM_CLIENT_ADDR "10.0.0.1"
 #define SIM_SERVER_ADDR "10.0.0.2"
 #define SIM_SERVER_PORT 80
 struct sim_pair {
     int client, server;
+    struct sim_app *cli, *srv;
+    uint16_t client_port; /* the client's local port (0: ephemeral) */
 };
 int sim_pair_setup(struct sim_run *run, struct sim_pair *p);
 /* The same with knobs for each host (NULL: Linux's defaults). */
 int sim_pair_setup_with(struct sim_run *run, struct sim_pair *p, const struct tcp_config *client,
                         const struct tcp_config *server);
+/* The pair, the server running Linux's defaults but knob = value (a name
+ * of tcp_types.h's table); the run's --sysctl overrides still apply, and
+ * *effective (if not NULL) gets what the server runs with. */
+int sim_pair_setup_server_knob(struct sim_run *run, struct sim_pair *p, const char *knob, int64_t value,
+                               struct tcp_config *effective);
+/* The server's app listens (and accepts, as p->srv says). Returns 0 or -1. */
+int sim_pair_listen(struct sim_run *run, struct sim_pair *p, int backlog);
+/* The client's app connects to the server now. Returns 0 or -1. */
+int sim_pair_connect(struct sim_run *run, struct sim_pair *p);
+/* Both: listen, then connect. Returns 0 or -1. */
+int sim_pair_start(struct sim_run *run, struct sim_pair *p, int backlog);
 
 /* sc_handshake.c */
 extern const struct sim_scenario sim_sc_handshake, sim_sc_data_on_third_ack, sim_sc_syn_lost,
@@ -35,6 +50,9 @@ extern const struct sim_scenario sim_sc_accept_queue_full, sim_sc_accept_queue_f
 extern const struct sim_scenario sim_sc_challenge_ack, sim_sc_syn_flood;
 /* sc_flood.c */
 extern const struct sim_scenario sim_sc_syn_flood_cookies;
+/* sc_stream.c */
+extern const struct sim_scenario sim_sc_bulk_transfer, sim_sc_reorder, sim_sc_duplicate,
+    sim_sc_loss_fast_retransmit, sim_sc_loss_rto, sim_sc_zero_window_persist, sim_sc_retries2_timeout;
 
 /* ---- sc_flood.c: helpers of the listener-under-attack scenarios ---- */
 /* A spoofed SYN flood: `count` SYNs (MSS option only, like a flooding

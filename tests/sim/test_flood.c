@@ -26,11 +26,7 @@
 #include "link/simnet.h"
 #include "sim/catalog.h"
 #include "sim/flood_lab.h"
-#include "sim/render.h"
-
-#define MS(x) TCP_MSEC(x)
-#define S(x) TCP_SEC(x)
-#define DELAY SIM_DEFAULT_DELAY
+#include "sim_check.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN 1
@@ -112,16 +108,10 @@ static int sampled_setup(struct sim_run *run)
 
 /* ---- running ---- */
 
-static void dump_events(const struct sim_result *res)
-{
-    fprintf(stderr, "---- events of %s ----\n", res->log.name);
-    sim_render_text(&res->log, stderr);
-}
-
 /* Runs a scenario with --sysctl overrides ("name=value", NULL-terminated),
  * sampling the server's listener; checks that every host that did not
  * vanish ends holding no connection. */
-static void run_with(const char *name, const char *const *sysctls, struct sim_result *res, struct listener_view *view)
+static void run_sampled(const char *name, const char *const *sysctls, struct sim_result *res, struct listener_view *view)
 {
     const struct sim_scenario *sc = sim_scenario_find(name);
     if (!sc)
@@ -139,17 +129,7 @@ static void run_with(const char *name, const char *const *sysctls, struct sim_re
     wrapped.setup = sampled_setup;
     memset(&sampler, 0, sizeof sampler);
     sampler.inner = sc;
-    int rc = sim_run_scenario(&wrapped, &opt, res);
-    if (rc != 0) {
-        dump_events(res);
-        fail_msg("%s: %s", name, res->error);
-    }
-    for (int i = 0; i < res->nhosts; i++)
-        if (res->has_stack[i] && !res->frozen[i] && res->conns_left[i]) {
-            dump_events(res);
-            fail_msg("%s: %s still holds %zu connection(s)", name, sim_log_host_name(&res->log, i),
-                     res->conns_left[i]);
-        }
+    check_ended(name, sim_run_scenario(&wrapped, &opt, res), res);
     if (!sampler.view.seen) {
         dump_events(res);
         fail_msg("%s: the server never had a listener", name);
@@ -163,18 +143,6 @@ static void run_with(const char *name, const char *const *sysctls, struct sim_re
 }
 
 /* ---- looking things up ---- */
-
-static int host(const struct sim_result *res, const char *name)
-{
-    int h = sim_log_host(&res->log, name);
-    assert_true(h >= 0);
-    return h;
-}
-
-static const struct tcp_counters *counters(const struct sim_result *res, const char *name)
-{
-    return &res->counters[host(res, name)];
-}
 
 /* The client's SYNs, one per connection (the first of each local port). */
 static size_t client_syns(const struct sim_result *res, const struct sim_event **out, size_t cap)
@@ -212,32 +180,6 @@ static const struct sim_event *conn_seg_after(const struct sim_result *res, cons
     return NULL;
 }
 
-static size_t app_count(const struct sim_result *res, const char *h, const char *call, const char *result)
-{
-    size_t n = 0;
-    int hi = host(res, h);
-    for (size_t i = 0; i < res->log.n; i++) {
-        const struct sim_event *e = &res->log.ev[i];
-        if (e->kind == SIM_EV_APP && e->host == hi && !strcmp(e->call, call) && (!result || !strcmp(e->result, result)))
-            n++;
-    }
-    return n;
-}
-
-/* Bytes h read in all ("N bytes" results of recv). */
-static size_t bytes_read(const struct sim_result *res, const char *h)
-{
-    size_t total = 0;
-    int hi = host(res, h);
-    for (size_t i = 0; i < res->log.n; i++) {
-        const struct sim_event *e = &res->log.ev[i];
-        unsigned long n;
-        if (e->kind == SIM_EV_APP && e->host == hi && !strcmp(e->call, "recv") && sscanf(e->result, "%lu bytes", &n) == 1)
-            total += n;
-    }
-    return total;
-}
-
 /* State changes of h from -> to (-1: any) on connections to/from remote
  * addresses other than the attacker's spoofed ones when real_only. */
 static size_t state_count(const struct sim_result *res, const char *h, int from, int to, bool real_only)
@@ -255,14 +197,6 @@ static size_t state_count(const struct sim_result *res, const char *h, int from,
     return n;
 }
 
-static bool has_note(const struct sim_result *res, const char *text)
-{
-    for (size_t i = 0; i < res->log.n; i++)
-        if (res->log.ev[i].kind == SIM_EV_NOTE && res->log.ev[i].text && strstr(res->log.ev[i].text, text))
-            return true;
-    return false;
-}
-
 /* ---- syn-flood: 200 spoofed SYNs against backlog 16, one real client ---- */
 
 static void test_syn_flood_cookies_when_full(void **state)
@@ -270,7 +204,7 @@ static void test_syn_flood_cookies_when_full(void **state)
     (void)state;
     struct sim_result res;
     struct listener_view v;
-    run_with("syn-flood", NULL, &res, &v); /* tcp_syncookies=1, Linux's default */
+    run_sampled("syn-flood", NULL, &res, &v); /* tcp_syncookies=1, Linux's default */
     const struct tcp_counters *c = counters(&res, "server");
     /* The SYN queue fills (16) and stays there; every SYN past it, the
      * real client's included, is answered with a cookie. */
@@ -288,7 +222,7 @@ static void test_syn_flood_cookies_when_full(void **state)
     assert_int_equal(sim_log_segment_count(&res.log, host(&res, "client"), "S"), 1);
     assert_int_equal(bytes_read(&res, "client"), 5);
     assert_int_equal(state_count(&res, "server", TCP_STATE_LISTEN, TCP_STATE_SYN_RECEIVED, true), 0);
-    assert_true(has_note(&res, "1 of 1 real client(s) connected"));
+    assert_non_null(find_note(&res, "1 of 1 real client(s) connected"));
     sim_result_free(&res);
 }
 
@@ -298,7 +232,7 @@ static void test_syn_flood_no_cookies(void **state)
     static const char *const off[] = {"tcp_syncookies=0", NULL};
     struct sim_result res;
     struct listener_view v;
-    run_with("syn-flood", off, &res, &v);
+    run_sampled("syn-flood", off, &res, &v);
     const struct tcp_counters *c = counters(&res, "server");
     /* The collapse: the flood holds all 16 slots; every later SYN, the
      * real client's first and its retransmission at 1.5 s, is dropped. */
@@ -314,8 +248,8 @@ static void test_syn_flood_no_cookies(void **state)
     assert_int_equal(app_count(&res, "client", "connect", "0"), 0);
     assert_int_equal(app_count(&res, "server", "accept", NULL), 0);
     assert_int_equal(state_count(&res, "client", -1, TCP_STATE_ESTABLISHED, false), 0);
-    assert_true(has_note(&res, "gives up"));
-    assert_true(has_note(&res, "0 of 1 real client(s) connected"));
+    assert_non_null(find_note(&res, "gives up"));
+    assert_non_null(find_note(&res, "0 of 1 real client(s) connected"));
     sim_result_free(&res);
 }
 
@@ -325,7 +259,7 @@ static void test_syn_flood_always_cookies(void **state)
     static const char *const always[] = {"net.ipv4.tcp_syncookies=2", NULL};
     struct sim_result res;
     struct listener_view v;
-    run_with("syn-flood", always, &res, &v);
+    run_sampled("syn-flood", always, &res, &v);
     const struct tcp_counters *c = counters(&res, "server");
     assert_int_equal(v.syn_q_peak, 0);
     assert_int_equal(v.half_open_peak, 0);
@@ -346,7 +280,7 @@ static void test_syn_flood_cookies(void **state)
     (void)state;
     struct sim_result res;
     struct listener_view v;
-    run_with("syn-flood-cookies", NULL, &res, &v);
+    run_sampled("syn-flood-cookies", NULL, &res, &v);
     const struct tcp_counters *c = counters(&res, "server");
     /* No half-open state at all: not one entry, not one SYN-RECEIVED. */
     assert_int_equal(v.syn_q_max, 16);
@@ -387,7 +321,7 @@ static void test_syn_flood_cookies(void **state)
     assert_int_equal(app_count(&res, "server", "recv", "6 bytes"), 5);
     assert_int_equal(app_count(&res, "client", "recv", "6 bytes"), 5);
     assert_int_equal(counters(&res, "client")->RetransSegs, 0);
-    assert_true(has_note(&res, "5 of 5 real client(s) connected"));
+    assert_non_null(find_note(&res, "5 of 5 real client(s) connected"));
     sim_result_free(&res);
 }
 
@@ -397,7 +331,7 @@ static void test_syn_flood_cookies_off(void **state)
     static const char *const off[] = {"tcp_syncookies=0", NULL};
     struct sim_result res;
     struct listener_view v;
-    run_with("syn-flood-cookies", off, &res, &v);
+    run_sampled("syn-flood-cookies", off, &res, &v);
     const struct tcp_counters *c = counters(&res, "server");
     /* The same run without cookies: the flood fills the SYN queue within
      * 16 ms; every other SYN is dropped, the clients' too (at 0, 1 and 3 s
@@ -407,7 +341,7 @@ static void test_syn_flood_cookies_off(void **state)
     assert_int_equal(v.syn_q_peak, 16);
     assert_int_equal(c->SyncookiesSent, 0);
     assert_int_equal(c->TCPReqQFullDrop, (1000 - 16) + 5 * 3);
-    assert_true(has_note(&res, "0 of 5 real client(s) connected"));
+    assert_non_null(find_note(&res, "0 of 5 real client(s) connected"));
     assert_int_equal(app_count(&res, "client", "connect", "0"), 5);
     for (unsigned n = 1; n <= 10; n++) {
         const struct sim_event *e = sim_log_app_nth(&res.log, host(&res, "client"), "connect", n);
@@ -441,11 +375,11 @@ static void test_accept_queue_full(void **state)
     (void)state;
     struct sim_result res;
     struct listener_view v;
-    run_with("accept-queue-full", NULL, &res, &v);
+    run_sampled("accept-queue-full", NULL, &res, &v);
     check_accept_queue_full(&res, &v);
     sim_result_free(&res);
     static const char *const abort1[] = {"tcp_abort_on_overflow=1", NULL};
-    run_with("accept-queue-full", abort1, &res, &v);
+    run_sampled("accept-queue-full", abort1, &res, &v);
     check_accept_queue_full(&res, &v);
     sim_result_free(&res);
 }
@@ -465,7 +399,7 @@ static void test_accept_queue_full_abort(void **state)
     (void)state;
     struct sim_result res;
     struct listener_view v;
-    run_with("accept-queue-full-abort", NULL, &res, &v);
+    run_sampled("accept-queue-full-abort", NULL, &res, &v);
     const struct tcp_counters *c = counters(&res, "server");
     assert_int_equal(v.backlog, 2);
     assert_int_equal(v.accept_q_peak, 3);
@@ -516,7 +450,7 @@ static void test_accept_queue_full_no_abort(void **state)
     static const char *const abort0[] = {"tcp_abort_on_overflow=0", NULL};
     struct sim_result res;
     struct listener_view v;
-    run_with("accept-queue-full-abort", abort0, &res, &v);
+    run_sampled("accept-queue-full-abort", abort0, &res, &v);
     const struct tcp_counters *c = counters(&res, "server");
     assert_int_equal(v.accept_q_peak, 3);
     assert_int_equal(v.syn_q_peak, 2);
@@ -556,7 +490,7 @@ static void test_slow_accept(void **state)
     (void)state;
     struct sim_result res;
     struct listener_view v;
-    run_with("slow-accept", NULL, &res, &v);
+    run_sampled("slow-accept", NULL, &res, &v);
     const struct tcp_counters *c = counters(&res, "server");
     /* backlog 3: four connections wait in the accept queue (backlog + 1). */
     assert_int_equal(v.backlog, 3);

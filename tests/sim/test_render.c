@@ -361,6 +361,25 @@ static void test_text_ladder(void **state_)
     sim_log_free(&log);
 }
 
+static void test_text_sack_blocks(void **state_)
+{
+    (void)state_;
+    struct sim_log log;
+    build_log(&log);
+    /* A duplicate ACK with two SACK blocks (RFC 2018 §3), numbered like its
+     * ACK field: relative to the client's ISN. */
+    long dup = segment(&log, TCP_MSEC(75), 1, WIRE_ACK, 5001, 1006, 0, TCP_MSEC(85), NULL);
+    log.ev[dup].opt.present = WIRE_OPT_SACK;
+    log.ev[dup].opt.sack_count = 2;
+    log.ev[dup].opt.sack[0] = (struct wire_sack_block){2454, 3902};
+    log.ev[dup].opt.sack[1] = (struct wire_sack_block){4000, 5000};
+    char *out = render_to_string(&log, SIM_FORMAT_TEXT);
+    assert_non_null(strstr(out, "[.] ack=6 sack=1454:2902,3000:4000--|"));
+    assert_non_null(strstr(out, "[.] ack=6--|")); /* an ACK without blocks shows none */
+    free(out);
+    sim_log_free(&log);
+}
+
 static void test_mermaid(void **state_)
 {
     (void)state_;
@@ -449,6 +468,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_lines_follow_the_schema),
         cmocka_unit_test(test_text_ladder),
+        cmocka_unit_test(test_text_sack_blocks),
         cmocka_unit_test(test_mermaid),
         cmocka_unit_test(test_svg),
         cmocka_unit_test(test_queries),

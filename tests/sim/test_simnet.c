@@ -288,6 +288,83 @@ static void test_drop_if(void **state)
     world_free(w);
 }
 
+static void test_rate(void **state)
+{
+    (void)state;
+    /* 40-byte packets at 40 kB/s: 1 ms each on the wire, queued in order. */
+    struct simnet_link_params ab = {.delay = TCP_MSEC(10), .rate = 40000};
+    struct world *w = world_new(1, &ab, NULL);
+    for (uint32_t i = 0; i < 3; i++)
+        send_seg(w, w->ia, WIRE_ACK, i);
+    assert_int_equal(simnet_run_until(w->net, TCP_MSEC(100)), 0);
+    send_seg(w, w->ia, WIRE_ACK, 3); /* the link is idle again */
+    assert_int_equal(simnet_run(w->net, TCP_SEC(1)), 0);
+    assert_int_equal(w->b.inputs, 4);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(w->b.input_at[i], TCP_MSEC(11 + i));
+    assert_int_equal(w->b.input_at[3], TCP_MSEC(111));
+    world_free(w);
+}
+
+static bool even_seq(void *ctx, const struct simnet_packet *p)
+{
+    (*(int *)ctx)++;
+    return p->seg_ok && !(p->seg.seq & 1);
+}
+
+static bool seq_is_one(void *ctx, const struct simnet_packet *p)
+{
+    (*(int *)ctx)++;
+    return p->seg_ok && p->seg.seq == 1;
+}
+
+static void test_delay_if(void **state)
+{
+    (void)state;
+    struct simnet_link_params ab = {.delay = TCP_MSEC(1)};
+    struct world *w = world_new(1, &ab, &ab);
+    int calls = 0;
+    assert_int_equal(simnet_delay_if(w->net, even_seq, &calls, TCP_MSEC(5)), 0);
+    for (uint32_t i = 0; i < 4; i++)
+        send_seg(w, w->ia, WIRE_ACK, i);
+    assert_int_equal(simnet_run(w->net, TCP_SEC(1)), 0);
+    assert_int_equal(calls, 4);
+    static const uint32_t order[] = {1, 3, 0, 2};
+    static const tcp_time_t at[] = {TCP_MSEC(1), TCP_MSEC(1), TCP_MSEC(6), TCP_MSEC(6)};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(w->b.input_seq[i], order[i]);
+        assert_int_equal(w->b.input_at[i], at[i]);
+    }
+    world_free(w);
+}
+
+static void test_duplicate_if(void **state)
+{
+    (void)state;
+    struct simnet_link_params ab = {.delay = TCP_MSEC(1)};
+    struct world *w = world_new(1, &ab, &ab);
+    int calls_one = 0, calls_even = 0;
+    /* Both rules see every packet, even one the first already copies. */
+    assert_int_equal(simnet_duplicate_if(w->net, seq_is_one, &calls_one, TCP_MSEC(3)), 0);
+    assert_int_equal(simnet_duplicate_if(w->net, even_seq, &calls_even, TCP_MSEC(3)), 0);
+    for (uint32_t i = 0; i < 4; i++)
+        send_seg(w, w->ia, WIRE_ACK, i);
+    assert_int_equal(simnet_run(w->net, TCP_SEC(1)), 0);
+    assert_int_equal(calls_one, 4);
+    assert_int_equal(calls_even, 4);
+    assert_int_equal(w->b.inputs, 7); /* 0, 1 and 2 twice */
+    static const uint32_t order[] = {0, 1, 2, 3, 0, 1, 2};
+    for (size_t i = 0; i < 7; i++) {
+        assert_int_equal(w->b.input_seq[i], order[i]);
+        assert_int_equal(w->b.input_at[i], i < 4 ? TCP_MSEC(1) : TCP_MSEC(4));
+    }
+    size_t dups = 0;
+    for (size_t i = 0; i < w->seen.n; i++)
+        dups += w->seen.p[i].dup;
+    assert_int_equal(dups, 3);
+    world_free(w);
+}
+
 static void test_duplication(void **state)
 {
     (void)state;
@@ -490,6 +567,9 @@ int main(void)
         cmocka_unit_test(test_drop_nth_hits_exactly_that_segment),
         cmocka_unit_test(test_delay_nth),
         cmocka_unit_test(test_drop_if),
+        cmocka_unit_test(test_rate),
+        cmocka_unit_test(test_delay_if),
+        cmocka_unit_test(test_duplicate_if),
         cmocka_unit_test(test_duplication),
         cmocka_unit_test(test_reordering),
         cmocka_unit_test(test_cut_and_freeze),
