@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages synack builds and tests with (once).
 set -euo pipefail
 PACKAGES=(build-essential cmake clang pkg-config libsodium-dev libpcap-dev libcmocka-dev
-          iproute2 curl procps liblwip-dev hping3 tshark tcptrace)
+          iproute2 curl procps liblwip-dev hping3 tshark tcptrace
+          libclang-rt-14-dev valgrind nftables) # libFuzzer runtime (fuzz.sh), valgrind.sh, drops in tests/diff
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

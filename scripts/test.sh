@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything CI checks, from a fresh Debian 12 machine: dependencies, a
 # warning-free build with gcc and clang (-Werror), the whole test suite, and
-# the whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# the whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer,
+# under valgrind (memcheck, zero leaks), and each libFuzzer target for a while.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -12,3 +13,9 @@ ctest --test-dir build --output-on-failure -j2
 echo "== build: ASan+UBSan";    scripts/build.sh asan
 echo "== test: ASan+UBSan build"
 ctest --test-dir build-asan --output-on-failure -j2
+echo "== test: valgrind (release build)"; t0=$SECONDS
+scripts/valgrind.sh build
+echo "valgrind took $((SECONDS - t0)) s"
+echo "== fuzz: 60 s per target"; t0=$SECONDS
+scripts/fuzz.sh 60
+echo "fuzzing took $((SECONDS - t0)) s"
