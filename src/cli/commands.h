@@ -14,6 +14,7 @@ int cmd_nstat(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_soak(int argc, char **argv);
 #ifdef SYNACK_HAVE_CMD_TRACK
 int cmd_track(int argc, char **argv);
 #define SYNACK_COMMAND_TRACK(X) X(track, "follow TCP connections in a capture or on an interface")
@@ -30,6 +31,7 @@ int cmd_track(int argc, char **argv);
     X(nstat, "the counters of a running synack, like nstat")            \
     SYNACK_COMMAND_TRACK(X)                                                \
     X(bench, "measure synack beside lwIP and the Linux kernel")            \
+    X(soak, "long randomized runs in virtual time: stream, faults")        \
     X(demo, "a short guided tour")                                         \
     X(version, "print the version")
 

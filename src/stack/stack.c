@@ -8,6 +8,25 @@
 
 #include "tcp/tcp.h"
 
+#ifdef SYNACK_INVARIANTS
+/* -DSYNACK_INVARIANTS=ON: every connection's RFC invariants after every
+ * event (tcp_check.h); the first violation aborts with its description. */
+#include <stdio.h>
+
+#include "tcp/tcp_check.h"
+static void stack_check(const struct tcp_host *h, const char *event)
+{
+    char why[512];
+    if (tcp_check_host(h, why, sizeof why)) {
+        fprintf(stderr, "synack: invariant violated after %s: %s\n", event, why);
+        abort();
+    }
+}
+#define STACK_CHECK(s, event) stack_check(&(s)->host, event)
+#else
+#define STACK_CHECK(s, event) ((void)0)
+#endif
+
 enum sock_kind { SOCK_FREE, SOCK_NEW, SOCK_LISTEN, SOCK_CONN };
 
 struct stack_sock {
@@ -134,9 +153,14 @@ void stack_input(struct stack *s, const uint8_t *pkt, size_t len, tcp_time_t now
         return;
     }
     tcp_host_input(&s->host, &seg, now);
+    STACK_CHECK(s, "a segment");
 }
 
-void stack_tick(struct stack *s, tcp_time_t now) { tcp_host_tick(&s->host, now); }
+void stack_tick(struct stack *s, tcp_time_t now)
+{
+    tcp_host_tick(&s->host, now);
+    STACK_CHECK(s, "a timer tick");
+}
 tcp_time_t stack_next_timer(const struct stack *s) { return tcp_host_next_timer(&s->host); }
 const struct tcp_counters *stack_counters(const struct stack *s) { return &s->stats; }
 size_t stack_conn_count(const struct stack *s) { return s->host.conns + s->host.reqs + s->host.tws; }
@@ -280,6 +304,7 @@ int stack_listen(struct stack *s, int sd, int backlog)
     if (!k->listener)
         return -ENOMEM;
     k->kind = SOCK_LISTEN;
+    STACK_CHECK(s, "listen");
     return 0;
 }
 
@@ -307,6 +332,7 @@ int stack_accept(struct stack *s, int sd, struct wire_endpoint *peer)
         peer->addr = c->e.tuple.dst;
         peer->port = c->e.tuple.dport;
     }
+    STACK_CHECK(s, "accept");
     return nsd;
 }
 
@@ -351,6 +377,7 @@ int stack_connect(struct stack *s, int sd, const struct wire_endpoint *remote, t
         k->conn = NULL;
         return err;
     }
+    STACK_CHECK(s, "connect");
     return -EINPROGRESS;
 }
 
@@ -377,6 +404,7 @@ ssize_t stack_send(struct stack *s, int sd, const void *buf, size_t len, tcp_tim
         return err;
     ssize_t n = tcp_send(c, buf, len, now);
     tcp_host_reap(&s->host);
+    STACK_CHECK(s, "send");
     return n;
 }
 
@@ -386,7 +414,9 @@ ssize_t stack_recv(struct stack *s, int sd, void *buf, size_t len, tcp_time_t no
     struct tcp_conn *c = sock_conn(s, sd, &err);
     if (!c)
         return err;
-    return tcp_recv(c, buf, len, now);
+    ssize_t n = tcp_recv(c, buf, len, now);
+    STACK_CHECK(s, "recv");
+    return n;
 }
 
 int stack_shutdown(struct stack *s, int sd, int how, tcp_time_t now)
@@ -397,10 +427,11 @@ int stack_shutdown(struct stack *s, int sd, int how, tcp_time_t now)
     struct tcp_conn *c = sock_conn(s, sd, &err);
     if (!c)
         return err;
-    if (c->e.state == TCP_STATE_CLOSED && !c->fin_rcvd && !c->fin_sent)
+    if (c->e.state == TCP_STATE_CLOSED) /* Linux inet_shutdown: TCP_CLOSE */
         return -ENOTCONN;
     tcp_shutdown(c, how != STACK_SHUT_WR, how != STACK_SHUT_RD, now);
     tcp_host_reap(&s->host);
+    STACK_CHECK(s, "shutdown");
     return 0;
 }
 
@@ -414,6 +445,7 @@ int stack_close(struct stack *s, int sd, tcp_time_t now)
     else if (k->kind == SOCK_CONN)
         tcp_close(k->conn, now);
     sock_release(s, sd);
+    STACK_CHECK(s, "close");
     return 0;
 }
 
@@ -501,6 +533,7 @@ int stack_setsockopt(struct stack *s, int sd, enum stack_opt opt, int value)
         if (opt == STACK_SO_KEEPALIVE || opt == STACK_TCP_KEEPIDLE)
             tcp_keepalive_reset(c, c->last_rcv);
     }
+    STACK_CHECK(s, "setsockopt");
     return 0;
 }
 

@@ -66,6 +66,7 @@ struct tcp_conn {
     uint8_t snd_wscale, rcv_wscale;
     bool ts_ok, sack_ok, wscale_ok, passive;
     uint32_t ts_recent, ts_offset, last_ack_sent;
+    uint32_t rtx_tsval; /* TSval of the latest retransmission (RTTM after timeouts) */
 
     /* Close handshake. */
     bool fin_queued;  /* user closed for writing: FIN follows the data */

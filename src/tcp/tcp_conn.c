@@ -141,12 +141,17 @@ ssize_t tcp_recv(struct tcp_conn *c, void *buf, size_t len, tcp_time_t now)
             tcp_send_ack(c, now); /* window update */
         return n;
     }
+    /* Linux tcp_recvmsg: after the peer's FIN the end of the stream comes
+     * first (SOCK_DONE); a later error (a RST in CLOSE-WAIT) stays pending
+     * for send() and SO_ERROR. */
+    if (c->fin_rcvd)
+        return 0;
     if (c->error) {
         int err = c->error;
         c->error = 0;
         return -err;
     }
-    if (c->fin_rcvd || c->shut_rd || c->e.state == TCP_STATE_CLOSED)
+    if (c->shut_rd || c->e.state == TCP_STATE_CLOSED)
         return 0;
     return -EAGAIN;
 }

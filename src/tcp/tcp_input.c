@@ -102,6 +102,7 @@ static void syn_sent_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_t
     /* Fourth, SYN. */
     c->irs = seg->seq;
     c->rcv_nxt = seg->seq + 1;
+    c->rcv_adv = c->rcv_nxt + c->max_rcv_wnd; /* our SYN's window, now from RCV.NXT */
     take_syn_options(c, seg);
     if (!ack) {
         /* Simultaneous open (RFC 9293 §3.5, Figure 8): SYN-RECEIVED, SYN-ACK. */
@@ -320,10 +321,12 @@ static bool ack_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t
         if (c->rtt_start && seq_gt(seg->ack, c->rtt_seq)) {
             rtt_sample(c, now - c->rtt_start);
             c->rtt_start = 0;
-        } else if (c->backoff && c->ts_ok && (seg->opt.present & WIRE_OPT_TIMESTAMP) && seg->opt.ts_ecr) {
+        } else if (c->backoff && c->ts_ok && (seg->opt.present & WIRE_OPT_TIMESTAMP) && seg->opt.ts_ecr &&
+                   seq_ge(seg->opt.ts_ecr, c->rtx_tsval)) {
             /* RFC 7323 §4 (RTTM), as Linux tcp_rtt_tsopt_us: after a
              * retransmission Karn leaves no sample, but the echoed
-             * timestamp still times the copy that got through. */
+             * timestamp still times the copy that got through, if it
+             * is the latest retransmission's and not an older copy's. */
             uint32_t ms = tcp_ts_now(now) + c->ts_offset - seg->opt.ts_ecr;
             if (ms < 3600u * 1000u)
                 rtt_sample(c, TCP_MSEC(ms ? ms : 1));

@@ -76,6 +76,8 @@ static void send_segment(struct tcp_conn *c, uint8_t flags, uint32_t seq, const 
             seg.opt.present |= WIRE_OPT_SACK;
     }
     bool rtx = wire_seg_len(&seg) > 0 && seq_le(seq + wire_seg_len(&seg), c->snd_max);
+    if (rtx && c->ts_ok)
+        c->rtx_tsval = seg.opt.ts_val; /* RTTM only from echoes of this or later */
     c->last_ack_sent = c->rcv_nxt;
     c->ack_pending = false;
     c->unacked_segs = 0;

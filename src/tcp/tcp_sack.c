@@ -86,6 +86,9 @@ bool tcp_sack_update(struct tcp_conn *c, const struct wire_seg *seg)
     if (!c->sack_ok || !(seg->opt.present & WIRE_OPT_SACK))
         return false;
     uint32_t newly = 0;
+    /* The board starts at SND.UNA (RFC 6675 §3); an older ACK's blocks
+     * are clipped there. */
+    uint32_t floor = seq_gt(seg->ack, c->snd_una) ? seg->ack : c->snd_una;
     for (unsigned k = 0; k < seg->opt.sack_count && k < WIRE_MAX_SACK_BLOCKS; k++) {
         uint32_t left = seg->opt.sack[k].left, right = seg->opt.sack[k].right;
         bool dsack = seq_lt(left, right) && seq_le(right, seg->ack);
@@ -93,8 +96,10 @@ bool tcp_sack_update(struct tcp_conn *c, const struct wire_seg *seg)
             c->host->stats->TCPSACKDiscard += !dsack;
             continue;
         }
-        if (seq_lt(left, seg->ack))
-            left = seg->ack;
+        if (seq_le(right, floor))
+            continue; /* already acknowledged */
+        if (seq_lt(left, floor))
+            left = floor;
         if (!c->sack) {
             c->sack = calloc(1, sizeof *c->sack);
             if (!c->sack)
