@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +44,8 @@ struct rt {
     char tun_name[TUN_NAME_MAX];
     int mtu;
     int tun_fd, epfd, stop_fd;
+    bool vnet; /* offloads on: a virtio_net_hdr before every packet */
+    struct rt_gso *gso; /* with offloads: the run of segments held */
     volatile int stopping;
     char error[160];
     tcp_time_t started, realtime_offset;
@@ -50,6 +53,7 @@ struct rt {
     struct pcap_writer *pcap;
     struct ctl_server *ctl;
     struct rt_link_counters link;
+    uint64_t loss_state; /* xorshift64 state for cfg.loss_ppm */
 
     struct rt_sock_watcher *socks; /* by descriptor */
     uint8_t *queued;
@@ -228,24 +232,198 @@ void rt_event_app(struct rt *rt, int sd, const char *call, const char *result)
     fflush(rt->cfg.events);
 }
 
+/* The emulated lossy link: true when this packet is to be lost. */
+static bool lose_packet(struct rt *rt)
+{
+    if (!rt->cfg.loss_ppm)
+        return false;
+    uint64_t x = rt->loss_state; /* xorshift64* */
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    rt->loss_state = x;
+    if ((uint32_t)((x * 0x2545F4914F6CDD1Dull) >> 32) % 1000000u >= rt->cfg.loss_ppm)
+        return false;
+    rt->link.TunLossDrops++;
+    return true;
+}
+
+/* ---- packets out ----
+ * With offloads, a run of our back-to-back data segments of one
+ * connection (same addresses, ports, ACK, window and options; consecutive
+ * sequence numbers; all but the last a full gso_size) is held and written
+ * as one GSO packet, which the kernel cuts back into those segments or, for
+ * its own local TCP, takes whole as GRO would. Anything else flushes the
+ * run first, so the order on the wire is the order of output. */
+#define RT_GSO_MAX 65535 /* an IPv4 total length */
+
+struct rt_gso {
+    uint8_t pkt[RT_GSO_MAX];
+    size_t len;          /* bytes held; 0: nothing */
+    size_t ip_len, hdr_len; /* IP header, IP + TCP headers */
+    uint16_t seg;        /* payload of the first segment: gso_size */
+    uint32_t next_seq;   /* after the held payload */
+    unsigned count;      /* segments held */
+    bool closed;         /* the last one was short or pushed: nothing may follow */
+};
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+/* A TCP data segment a run may hold: IPv4 without options or IPv6 without
+ * extension headers, ACK with PSH at most. Sets the header lengths. */
+static bool gso_candidate(const uint8_t *pkt, size_t len, size_t *ip_len, size_t *hdr_len)
+{
+    if (len < 40)
+        return false;
+    if ((pkt[0] >> 4) == 4) {
+        if (pkt[0] != 0x45 || pkt[9] != 6 || (pkt[6] & 0x3f) || pkt[7])
+            return false; /* options, not TCP, or a fragment */
+        *ip_len = 20;
+    } else if ((pkt[0] >> 4) == 6) {
+        if (len < 60 || pkt[6] != 6)
+            return false;
+        *ip_len = 40;
+    } else {
+        return false;
+    }
+    const uint8_t *tcp = pkt + *ip_len;
+    size_t thl = (size_t)(tcp[12] >> 4) * 4;
+    *hdr_len = *ip_len + thl;
+    return thl >= 20 && *hdr_len < len && (tcp[13] & ~(WIRE_ACK | WIRE_PSH)) == 0 && (tcp[13] & WIRE_ACK);
+}
+
+static bool gso_follows(const struct rt_gso *g, const uint8_t *pkt, size_t len, size_t ip_len, size_t hdr_len)
+{
+    if (g->closed || ip_len != g->ip_len || hdr_len != g->hdr_len || len - hdr_len > g->seg ||
+        g->len + (len - hdr_len) > RT_GSO_MAX)
+        return false;
+    const uint8_t *a = g->pkt, *b = pkt;
+    /* Same addresses (and IPv4 TTL/TOS, IPv6 flow label). */
+    bool same_ip = ip_len == 20 ? !memcmp(a + 12, b + 12, 8) && a[1] == b[1] && a[8] == b[8]
+                                : !memcmp(a, b, 4) && !memcmp(a + 8, b + 8, 32);
+    if (!same_ip)
+        return false;
+    const uint8_t *ta = a + ip_len, *tb = b + ip_len;
+    /* Ports, then ACK, offset, window and every option byte (TSval too);
+     * the flags may differ in PSH only. */
+    return !memcmp(ta, tb, 4) && get32(tb + 4) == g->next_seq && !memcmp(ta + 8, tb + 8, 5) &&
+           !memcmp(ta + 14, tb + 14, 2) && !memcmp(ta + 18, tb + 18, hdr_len - ip_len - 18);
+}
+
+static void write_out(struct rt *rt, const struct tun_vnet_hdr *h, const uint8_t *pkt, size_t len, unsigned segs)
+{
+    ssize_t n;
+    if (rt->vnet) {
+        uint8_t hdr[TUN_VNET_HDR_LEN];
+        tun_vnet_write(h, hdr);
+        struct iovec iov[2] = {{hdr, sizeof hdr}, {(void *)pkt, len}};
+        do
+            n = writev(rt->tun_fd, iov, 2);
+        while (n < 0 && errno == EINTR);
+        n -= n >= TUN_VNET_HDR_LEN ? TUN_VNET_HDR_LEN : 0;
+    } else {
+        do
+            n = write(rt->tun_fd, pkt, len);
+        while (n < 0 && errno == EINTR);
+    }
+    if (n != (ssize_t)len)
+        rt->link.TunOutErrors += segs; /* TCP retransmits what mattered */
+    else
+        rt->link.TunOutPackets += segs; /* counted as the segments on the wire */
+}
+
+/* Writes the held run: as it is when it is one segment, else as a GSO
+ * packet with the lengths of the whole and the TCP checksum left partial
+ * (the pseudo-header sum; the kernel completes it, RFC 1071). */
+static void gso_flush(struct rt *rt)
+{
+    struct rt_gso *g = rt->gso;
+    if (!g || !g->len)
+        return;
+    struct tun_vnet_hdr h = {0};
+    if (g->count > 1) {
+        uint8_t *ip = g->pkt, *tcp = g->pkt + g->ip_len;
+        size_t tcp_len = g->len - g->ip_len;
+        uint8_t pseudo[40];
+        size_t plen;
+        if (g->ip_len == 20) {
+            put16(ip + 2, (uint16_t)g->len);
+            put16(ip + 10, 0);
+            put16(ip + 10, wire_csum_fold(wire_csum_add(0, ip, 20)));
+            memcpy(pseudo, ip + 12, 8);
+            pseudo[8] = 0;
+            pseudo[9] = 6;
+            put16(pseudo + 10, (uint16_t)tcp_len);
+            plen = 12;
+        } else {
+            put16(ip + 4, (uint16_t)tcp_len);
+            memcpy(pseudo, ip + 8, 32);
+            pseudo[32] = (uint8_t)(tcp_len >> 24);
+            pseudo[33] = (uint8_t)(tcp_len >> 16);
+            pseudo[34] = (uint8_t)(tcp_len >> 8);
+            pseudo[35] = (uint8_t)tcp_len;
+            pseudo[36] = pseudo[37] = pseudo[38] = 0;
+            pseudo[39] = 6;
+            plen = 40;
+        }
+        put16(tcp + 16, (uint16_t)~wire_csum_fold(wire_csum_add(0, pseudo, plen)));
+        h.flags = TUN_VNET_NEEDS_CSUM;
+        h.gso_type = g->ip_len == 20 ? TUN_VNET_GSO_TCPV4 : TUN_VNET_GSO_TCPV6;
+        h.hdr_len = (uint16_t)g->hdr_len;
+        h.gso_size = g->seg;
+        h.csum_start = (uint16_t)g->ip_len;
+        h.csum_offset = 16;
+        rt->link.TunOutGso++;
+    }
+    write_out(rt, &h, g->pkt, g->len, g->count);
+    g->len = 0;
+    g->count = 0;
+}
+
 /* ---- stack hooks ---- */
 static void hook_output(void *ctx, const uint8_t *pkt, size_t len)
 {
     struct rt *rt = ctx;
-    tcp_time_t now = rt_now();
-    ssize_t n;
-    do
-        n = write(rt->tun_fd, pkt, len);
-    while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)len) {
-        rt->link.TunOutErrors++; /* TCP retransmits what mattered */
+    if (lose_packet(rt))
         return;
-    }
-    rt->link.TunOutPackets++;
+    tcp_time_t now = rt_now();
     if (rt->pcap)
         pcap_writer_write(rt->pcap, now + rt->realtime_offset, pkt, len);
     if (rt->cfg.observer.packet)
         rt->cfg.observer.packet(rt->cfg.observer.ctx, true, pkt, len, now);
+    struct rt_gso *g = rt->gso;
+    size_t ip_len, hdr_len;
+    if (!g || !gso_candidate(pkt, len, &ip_len, &hdr_len)) {
+        gso_flush(rt);
+        struct tun_vnet_hdr plain = {0};
+        write_out(rt, &plain, pkt, len, 1);
+        return;
+    }
+    size_t payload = len - hdr_len;
+    if (g->len && gso_follows(g, pkt, len, ip_len, hdr_len)) {
+        memcpy(g->pkt + g->len, pkt + hdr_len, payload);
+        g->pkt[ip_len + 13] |= pkt[ip_len + 13]; /* PSH, if this one has it */
+        g->len += payload;
+    } else {
+        gso_flush(rt);
+        memcpy(g->pkt, pkt, len);
+        g->len = len;
+        g->ip_len = ip_len;
+        g->hdr_len = hdr_len;
+        g->seg = (uint16_t)payload;
+    }
+    g->count++;
+    g->next_seq = get32(pkt + ip_len + 4) + (uint32_t)payload;
+    g->closed = payload < g->seg || (pkt[ip_len + 13] & WIRE_PSH);
 }
 
 static void hook_state_change(void *ctx, const struct stack_state_change *ch)
@@ -496,6 +674,8 @@ static void packet_in(struct rt *rt, const uint8_t *pkt, size_t len)
 {
     tcp_time_t now = rt_now();
     rt->link.TunInPackets++;
+    if (lose_packet(rt))
+        return;
     struct tun_ip_info ip;
     if (!tun_ip_info(pkt, len, &ip)) {
         rt->link.TunInTruncated++;
@@ -530,8 +710,23 @@ static int read_tun(struct rt *rt)
             snprintf(rt->error, sizeof rt->error, "reading %s: %s", rt->tun_name, strerror(errno));
             return -1;
         }
-        if (n > 0)
+        if (n > 0 && rt->vnet) {
+            struct tun_vnet_hdr h;
+            if (n < TUN_VNET_HDR_LEN) {
+                rt->link.TunInTruncated++;
+                continue;
+            }
+            tun_vnet_read(rt->pkt, &h);
+            uint8_t *ip = rt->pkt + TUN_VNET_HDR_LEN;
+            size_t len = (size_t)n - TUN_VNET_HDR_LEN;
+            rt->link.TunInGso += h.gso_type != TUN_VNET_GSO_NONE;
+            if (!tun_vnet_finish(&h, ip, len))
+                rt->link.TunInTruncated++;
+            else
+                packet_in(rt, ip, len);
+        } else if (n > 0) {
             packet_in(rt, rt->pkt, (size_t)n);
+        }
         dispatch(rt);
     }
     return 0;
@@ -570,6 +765,7 @@ static void run_due(struct rt *rt)
 int rt_run_once(struct rt *rt, int max_wait_ms)
 {
     run_due(rt);
+    gso_flush(rt); /* nothing stays held while the loop sleeps */
     struct epoll_event evs[RT_MAX_EVENTS];
     int n = epoll_wait(rt->epfd, evs, RT_MAX_EVENTS, timeout_ms(rt, max_wait_ms));
     if (n < 0) {
@@ -595,6 +791,7 @@ int rt_run_once(struct rt *rt, int max_wait_ms)
     run_always_ready(rt);
     dispatch(rt);
     run_due(rt);
+    gso_flush(rt);
     return 0;
 }
 
@@ -617,7 +814,17 @@ void rt_stop(struct rt *rt)
 /* ---- setup ---- */
 static int setup_device(struct rt *rt, char *err, size_t errlen)
 {
-    rt->tun_fd = tun_open(rt->cfg.tun_name[0] ? rt->cfg.tun_name : NULL, rt->tun_name, err, errlen);
+    const char *name = rt->cfg.tun_name[0] ? rt->cfg.tun_name : NULL;
+    if (rt->cfg.offload) {
+        rt->tun_fd = tun_open_offload(name, rt->tun_name, err, errlen);
+        rt->vnet = rt->tun_fd >= 0;
+        if (rt->vnet && !(rt->gso = calloc(1, sizeof *rt->gso))) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    if (rt->tun_fd < 0) /* offloads not wanted (or refused): plain packets */
+        rt->tun_fd = tun_open(name, rt->tun_name, err, errlen);
     if (rt->tun_fd < 0)
         return -1;
     if (rt->cfg.mtu && tun_set_mtu(rt->tun_name, rt->cfg.mtu, err, errlen) < 0)
@@ -678,6 +885,7 @@ struct rt *rt_new(const struct rt_config *cfg, char *err, size_t errlen)
         randombytes_buf(rt->cfg.stack.secret, sizeof rt->cfg.stack.secret); /* RFC 6528 */
     rt->started = rt_now();
     rt->realtime_offset = realtime_us() - rt->started;
+    rt->loss_state = cfg->loss_seed ? cfg->loss_seed : 0x9E3779B97F4A7C15ull;
 
     rt->epfd = epoll_create1(EPOLL_CLOEXEC);
     rt->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -742,6 +950,7 @@ void rt_free(struct rt *rt)
         close(rt->stop_fd);
     if (rt->epfd >= 0)
         close(rt->epfd);
+    free(rt->gso);
     free(rt->socks);
     free(rt->queued);
     free(rt->queue);

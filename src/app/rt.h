@@ -53,6 +53,18 @@ struct rt_config {
     FILE *events;             /* JSON lines of state changes and app events, or NULL */
     const char *app_name;     /* reported by the control socket's "info" */
     struct rt_observer observer;
+    /* A lossy link, like netem's "loss": each packet read from or written
+     * to the device is dropped with probability loss_ppm / 1e6, from a
+     * generator seeded with loss_seed (tests, benches). 0: no loss. */
+    uint32_t loss_ppm;
+    uint64_t loss_seed;
+    /* The device's offloads (tun_open_offload): the kernel hands over TSO
+     * segments of up to 64 KiB, and runs of our own back-to-back segments
+     * go out as one GSO packet: far fewer reads and writes per byte. The
+     * stack, its counters (InSegs...), the capture and the observer then
+     * see those large segments, as tcpdump does on a GRO/TSO interface.
+     * false (the default): one MTU-sized packet per read and write. */
+    bool offload;
 };
 void rt_config_default(struct rt_config *c);
 
@@ -132,7 +144,10 @@ static inline bool rt_timer_armed(const struct rt_timer *t) { return t->slot != 
     X(TunInNotOurs, "packets read for an address synack does not own (dropped)")   \
     X(TunInIcmp, "ICMP and ICMPv6 packets for synack (counted, not used)")        \
     X(TunInTruncated, "packets read that are too short for an IP header")          \
-    X(TunOutErrors, "packets the device refused (interface down, queue full)")
+    X(TunOutErrors, "packets the device refused (interface down, queue full)")     \
+    X(TunLossDrops, "packets dropped on purpose to emulate a lossy link (loss_ppm)") \
+    X(TunInGso, "TSO packets read, several segments in one (offloads)")            \
+    X(TunOutGso, "GSO packets written, several segments in one (offloads)")
 
 struct rt_link_counters {
 #define RT_LINK_FIELD(name, help) uint64_t name;

@@ -5,9 +5,10 @@
 #include <string.h>
 
 #include "bench/bench_internal.h"
+#include "bench/bench_stream.h"
 #include "bench/bench_synflood.h"
 
-const char *const bench_names[] = {"lifecycle", "memory", "scale", "synflood", NULL};
+const char *const bench_names[] = {"lifecycle", "memory", "scale", "synflood", "stream", NULL};
 static const char *const peer_names[BENCH_PEER_COUNT] = {"synack", "lwip", "linux"};
 
 int bench_run(const char *name, const struct bench_opts *o, struct bench_results *r)
@@ -20,6 +21,8 @@ int bench_run(const char *name, const struct bench_opts *o, struct bench_results
         return bench_scale(o, r);
     if (!strcmp(name, "synflood"))
         return bench_synflood(o, r);
+    if (!strcmp(name, "stream"))
+        return bench_stream(o, r);
     return -2;
 }
 

@@ -26,6 +26,9 @@ static void bench_usage(FILE *out)
             "  synflood     a listener under a SYN flood: %% of real clients served in the\n"
             "               simulator (cookies on, off), cookie SYN-ACKs per CPU-second,\n"
             "               bytes per half-open entry\n"
+            "  stream       one connection's bulk throughput: synack over TUN against the\n"
+            "               kernel each way beside kernel-to-kernel over veth, and synack\n"
+            "               to synack in memory beside the kernel over loopback\n"
             "  track        synack track on a 10M-packet capture beside tshark and tcptrace,\n"
             "               memory as the capture grows (run alone: synack bench track --help)\n\n"
             "  -q, --quick          a few seconds per benchmark (CI); default is the full run\n"
@@ -130,7 +133,7 @@ int cmd_bench(int argc, char **argv)
         for (int k = 0; bench_names[k]; k++)
             known |= !strcmp(argv[i], bench_names[k]);
         if (!known)
-            return cli_usage_error("bench", "unknown benchmark '%s' (lifecycle, memory, scale, synflood)", argv[i]);
+            return cli_usage_error("bench", "unknown benchmark '%s' (lifecycle, memory, scale, synflood, stream)", argv[i]);
         bool dup = false;
         for (int k = 0; k < nnames; k++)
             dup |= !strcmp(names[k], argv[i]);

@@ -36,7 +36,7 @@ static bool name_ok(const char *name)
     return name && strlen(name) < TUN_NAME_MAX;
 }
 
-int tun_open(const char *name, char out_name[TUN_NAME_MAX], char *err, size_t errlen)
+static int open_device(const char *name, int flags, char out_name[TUN_NAME_MAX], char *err, size_t errlen)
 {
     if (name && strlen(name) >= TUN_NAME_MAX) {
         snprintf(err, errlen, "interface name '%s' is longer than %d characters", name, TUN_NAME_MAX - 1);
@@ -47,7 +47,7 @@ int tun_open(const char *name, char out_name[TUN_NAME_MAX], char *err, size_t er
         return fail(err, errlen, "cannot open", TUN_CLONE_DEVICE);
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    ifr.ifr_flags = (short)(IFF_TUN | IFF_NO_PI | flags);
     if (name)
         memcpy(ifr.ifr_name, name, strlen(name));
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
@@ -58,6 +58,62 @@ int tun_open(const char *name, char out_name[TUN_NAME_MAX], char *err, size_t er
     memcpy(out_name, ifr.ifr_name, TUN_NAME_MAX);
     out_name[TUN_NAME_MAX - 1] = '\0';
     return fd;
+}
+
+int tun_open(const char *name, char out_name[TUN_NAME_MAX], char *err, size_t errlen)
+{
+    return open_device(name, 0, out_name, err, errlen);
+}
+
+int tun_open_offload(const char *name, char out_name[TUN_NAME_MAX], char *err, size_t errlen)
+{
+    int fd = open_device(name, IFF_VNET_HDR, out_name, err, errlen);
+    if (fd < 0)
+        return -1;
+    int hdr = TUN_VNET_HDR_LEN;
+    if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0 ||
+        ioctl(fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)) < 0) {
+        fail(err, errlen, "cannot set the offloads of", out_name);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static uint16_t get16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
+
+void tun_vnet_read(const uint8_t *buf, struct tun_vnet_hdr *out)
+{
+    out->flags = buf[0];
+    out->gso_type = buf[1];
+    out->hdr_len = get16(buf + 2);
+    out->gso_size = get16(buf + 4);
+    out->csum_start = get16(buf + 6);
+    out->csum_offset = get16(buf + 8);
+}
+
+void tun_vnet_write(const struct tun_vnet_hdr *h, uint8_t *buf)
+{
+    buf[0] = h->flags;
+    buf[1] = h->gso_type;
+    put16(buf + 2, h->hdr_len);
+    put16(buf + 4, h->gso_size);
+    put16(buf + 6, h->csum_start);
+    put16(buf + 8, h->csum_offset);
+}
+
+bool tun_vnet_finish(const struct tun_vnet_hdr *h, uint8_t *pkt, size_t len)
+{
+    if (!(h->flags & TUN_VNET_NEEDS_CSUM))
+        return true;
+    size_t at = (size_t)h->csum_start + h->csum_offset;
+    if (h->csum_start >= len || at + 2 > len)
+        return false;
+    uint16_t sum = wire_csum_fold(wire_csum_add(0, pkt + h->csum_start, len - h->csum_start));
+    pkt[at] = (uint8_t)(sum >> 8);
+    pkt[at + 1] = (uint8_t)sum;
+    return true;
 }
 
 static int ifreq_ioctl(int family, unsigned long req, struct ifreq *ifr)

@@ -39,6 +39,36 @@
  * one-line reason in err (e.g. no /dev/net/tun, no CAP_NET_ADMIN). */
 int tun_open(const char *name, char out_name[TUN_NAME_MAX], char *err, size_t errlen);
 
+/* ---- Offloads (IFF_VNET_HDR), as virtio-net and vhost use them ----
+ * Every read and write then starts with a virtio_net_hdr (TUN_VNET_HDR_LEN
+ * bytes). The kernel may hand over TCP segments of up to 64 KiB that it
+ * would otherwise cut to the MTU (TSO: one read instead of ~45), with the
+ * TCP checksum left partial (tun_vnet_finish completes it); and it takes
+ * such segments from us (tun_vnet_gso_hdr), cutting them to gso_size
+ * itself, or delivering them whole to its local TCP as GRO would. */
+#define TUN_VNET_HDR_LEN 10
+struct tun_vnet_hdr {      /* struct virtio_net_hdr, host byte order */
+    uint8_t flags;         /* TUN_VNET_NEEDS_CSUM */
+    uint8_t gso_type;      /* TUN_VNET_GSO_* */
+    uint16_t hdr_len;      /* IP + TCP header bytes */
+    uint16_t gso_size;     /* payload bytes per segment once cut */
+    uint16_t csum_start;   /* where the checksummed bytes begin (the TCP header) */
+    uint16_t csum_offset;  /* the checksum field, from csum_start */
+};
+enum { TUN_VNET_NEEDS_CSUM = 1 };
+enum { TUN_VNET_GSO_NONE = 0, TUN_VNET_GSO_TCPV4 = 1, TUN_VNET_GSO_TCPV6 = 4 };
+/* Like tun_open, with IFF_VNET_HDR and the checksum and TSO offloads
+ * (TUNSETOFFLOAD TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6). -1 with a reason
+ * in err if the kernel refuses them. */
+int tun_open_offload(const char *name, char out_name[TUN_NAME_MAX], char *err, size_t errlen);
+/* Reads the header at buf (TUN_VNET_HDR_LEN bytes). */
+void tun_vnet_read(const uint8_t *buf, struct tun_vnet_hdr *out);
+void tun_vnet_write(const struct tun_vnet_hdr *h, uint8_t *buf);
+/* Completes the partial checksum of a packet read with NEEDS_CSUM (the
+ * field holds the pseudo-header sum; RFC 1071 over csum_start..len makes
+ * it whole). False if the header points outside the packet. */
+bool tun_vnet_finish(const struct tun_vnet_hdr *h, uint8_t *pkt, size_t len);
+
 /* Interface settings, as `ip link set NAME mtu N` / `up` would do them.
  * Each returns 0, or -1 with a reason in err. */
 int tun_set_mtu(const char *name, int mtu, char *err, size_t errlen);

@@ -162,17 +162,18 @@ static void output(struct tcp_conn *c, tcp_time_t now, bool force)
     uint32_t data_end = c->snd_una + bytebuf_len(&c->snd);
     bool sent = false;
     for (;;) {
+        if (!seq_lt(c->snd_nxt, data_end))
+            break;
         uint32_t sacked_end, len_cap = UINT32_MAX;
         if (c->sack && seq_lt(c->snd_nxt, c->snd_max)) {
-            /* Resending after a timeout: skip what the peer SACKed (RFC 6675 §5.1). */
+            /* Resending after a timeout: skip what the peer SACKed (RFC 6675
+             * §5.1). A block may cover our FIN too (Linux SACKs it). */
             if (tcp_sack_holds(c, c->snd_nxt, &sacked_end)) {
                 c->snd_nxt = seq_lt(sacked_end, data_end) ? sacked_end : data_end;
                 continue;
             }
             len_cap = tcp_sack_next_sacked(c, c->snd_nxt) - c->snd_nxt;
         }
-        if (!seq_lt(c->snd_nxt, data_end))
-            break;
         uint32_t avail = data_end - c->snd_nxt;
         /* In flight for cwnd: unSACKed bytes, or RFC 6675's pipe in recovery. */
         uint32_t flight = !c->sack ? in_flight(c)
@@ -223,8 +224,10 @@ static void output(struct tcp_conn *c, tcp_time_t now, bool force)
             c->snd_max = c->snd_nxt;
         sent = true;
     }
-    /* A FIN with no data left to carry it. */
-    if (c->fin_queued && c->snd_nxt == data_end && (!c->fin_sent || c->snd_nxt == c->fin_seq)) {
+    /* A FIN with no data left to carry it (unless the peer SACKed it). */
+    uint32_t fin_sacked_end;
+    if (c->fin_queued && c->snd_nxt == data_end && (!c->fin_sent || c->snd_nxt == c->fin_seq) &&
+        !(c->fin_sent && tcp_sack_holds(c, c->fin_seq, &fin_sacked_end))) {
         if (c->fin_sent)
             h->stats->RetransSegs++;
         send_segment(c, WIRE_FIN, c->snd_nxt, NULL, 0, now);

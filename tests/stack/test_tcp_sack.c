@@ -175,6 +175,32 @@ static void test_timeout_resend_skips_sacked_segments(void **state)
     harness_free(h);
 }
 
+/* The same when a block covers our FIN too (Linux's SACK blocks do): the
+ * timeout resends only the hole, and neither the SACKed data nor the FIN. */
+static void test_timeout_resend_skips_sacked_fin(void **state)
+{
+    (void)state;
+    struct harness *h = harness_new(NULL);
+    int l;
+    uint32_t iss;
+    int sd = harness_passive_open_opts(h, &l, &iss, 16, &syn_sack);
+    static char data[3000];
+    assert_int_equal(stack_send(h->s, sd, data, sizeof data, h->now), 3000);
+    assert_int_equal(stack_shutdown(h->s, sd, STACK_SHUT_WR, h->now), 0);
+    harness_skip_all(h);
+    uint32_t b = iss + 1;
+    struct wire_tcp_options sack = {.present = WIRE_OPT_SACK, .sack_count = 1};
+    sack.sack[0] = (struct wire_sack_block){b + MSS, b + 3000 + 1}; /* the rest and the FIN */
+    harness_inject(h, WIRE_ACK, 1001, b, 65535, NULL, 0, &sack);
+    harness_skip_all(h);
+    harness_run_until(h, h->now + TCP_MSEC(250));
+    harness_expect(h, ".", b, 1001, MSS);
+    harness_expect_nothing(h);
+    harness_inject(h, WIRE_ACK, 1001, b + 3001, 65535, NULL, 0, NULL);
+    assert_int_equal(stack_sock_state(h->s, sd), TCP_STATE_FIN_WAIT_2);
+    harness_free(h);
+}
+
 /* RFC 2018 §4, RFC 6675 §3: blocks outside what was sent are ignored and
  * counted, and start nothing. */
 static void test_sack_beyond_snd_max_is_ignored(void **state)
@@ -234,6 +260,7 @@ int main(void)
         cmocka_unit_test(test_recovery_resends_only_the_holes),
         cmocka_unit_test(test_recovery_halves_cwnd_and_sends_new_data_by_pipe),
         cmocka_unit_test(test_timeout_resend_skips_sacked_segments),
+        cmocka_unit_test(test_timeout_resend_skips_sacked_fin),
         cmocka_unit_test(test_sack_beyond_snd_max_is_ignored),
         cmocka_unit_test(test_dsack_block_is_not_held_data),
         cmocka_unit_test(test_without_sack_recovery_is_newreno),
