@@ -194,6 +194,10 @@ struct tcp_host {
     uint32_t port_counter;      /* RFC 6056 Algorithm 3 "next_ephemeral" */
     bool tw_isn_valid;          /* a SYN reopening a TIME-WAIT tuple: its ISS */
     uint32_t tw_isn;
+    /* A duplicate just received: the ACK it gets reports it as a D-SACK
+     * (RFC 2883); set and consumed within one input call. */
+    const struct tcp_conn *dsack_conn;
+    struct wire_sack_block dsack;
     tcp_time_t challenge_window_start;
     uint32_t challenge_acks; /* sent in the current second (RFC 5961 §7) */
     uint8_t pkt[WIRE_MAX_HEADER + 65536];

@@ -209,6 +209,16 @@ static void rst_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t
     }
 }
 
+/* Data that arrived before: the next ACK reports it as a D-SACK (RFC 2883
+ * §4, Linux tcp_dsack_set), when SACK is in use. */
+static void note_dsack(struct tcp_conn *c, uint32_t left, uint32_t right)
+{
+    if (!c->sack_ok)
+        return;
+    c->host->dsack_conn = c;
+    c->host->dsack = (struct wire_sack_block){left, right};
+}
+
 /* The ACK that answers an unacceptable segment (RFC 9293 §3.10.7.4),
  * rate-limited as Linux tcp_oow_rate_limited: two ends that disagree on the
  * sequence space would otherwise ACK each other's ACKs forever. Segments
@@ -407,7 +417,8 @@ static bool data_input(struct tcp_conn *c, const struct wire_seg *seg, bool *fin
         if (skip > len) {
             skip = len; /* only the FIN (or nothing) is new */
         }
-        h->stats->TCPDSACKRecv += skip == len && len > 0;
+        if (len > 0)
+            note_dsack(c, seq, seq + skip);
         seq += skip;
         p += skip;
         len -= skip;
@@ -457,7 +468,7 @@ static bool data_input(struct tcp_conn *c, const struct wire_seg *seg, bool *fin
                 return true;
             }
         }
-        bool full_segments = c->unacked_segs >= 2 || n < len || filled_hole;
+        bool full_segments = c->unacked_segs >= 2 || n < len || filled_hole || h->dsack_conn == c;
         schedule_ack(c, full_segments, now);
         if (n < len)
             return true; /* what did not fit is not ours yet, nor the FIN behind it */
@@ -507,7 +518,7 @@ static void fin_input(struct tcp_conn *c, tcp_time_t now)
         h->ops.wake(h->ops.ctx, c->sd);
 }
 
-void tcp_conn_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t now)
+static void conn_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t now)
 {
     struct tcp_host *h = c->host;
     if (c->e.state == TCP_STATE_SYN_SENT) {
@@ -541,6 +552,8 @@ void tcp_conn_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t n
             h->stats->TCPSYNChallenge++;
             challenge_ack(c, now);
         } else {
+            if (seg->payload_len > 0 && seq_le(seg->seq + seg->payload_len, c->rcv_nxt))
+                note_dsack(c, seg->seq, seg->seq + seg->payload_len); /* an old duplicate */
             oow_ack(c, seg, now); /* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> */
         }
         return;
@@ -585,4 +598,11 @@ void tcp_conn_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t n
     }
     if (c->e.state != TCP_STATE_CLOSED)
         tcp_output(c, now);
+}
+
+void tcp_conn_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t now)
+{
+    struct tcp_host *h = c->host;
+    conn_input(c, seg, now);
+    h->dsack_conn = NULL; /* a D-SACK not sent by now is dropped (c may be gone) */
 }

@@ -70,11 +70,19 @@ static void send_segment(struct tcp_conn *c, uint8_t flags, uint32_t seq, const 
     seg.payload = payload;
     seg.payload_len = len;
     add_timestamp(c, &seg, now);
-    if (c->sack_ok && c->ooo) { /* RFC 2018 §4: report what we hold beyond RCV.NXT */
-        seg.opt.sack_count = (uint8_t)tcp_ooo_sack_blocks(c, seg.opt.sack, c->ts_ok ? 3 : 4);
-        if (seg.opt.sack_count)
-            seg.opt.present |= WIRE_OPT_SACK;
+    int max_blocks = c->ts_ok ? 3 : 4;
+    if (c->sack_ok && c->host->dsack_conn == c) {
+        /* RFC 2883 §4: a D-SACK block first, the duplicate we just got. */
+        seg.opt.sack[seg.opt.sack_count++] = c->host->dsack;
+        c->host->dsack_conn = NULL;
+        c->host->stats->TCPDSACKOldSent++;
     }
+    if (c->sack_ok && c->ooo) /* RFC 2018 §4: report what we hold beyond RCV.NXT */
+        seg.opt.sack_count = (uint8_t)(seg.opt.sack_count +
+                                       tcp_ooo_sack_blocks(c, seg.opt.sack + seg.opt.sack_count,
+                                                           max_blocks - seg.opt.sack_count));
+    if (seg.opt.sack_count)
+        seg.opt.present |= WIRE_OPT_SACK;
     bool rtx = wire_seg_len(&seg) > 0 && seq_le(seq + wire_seg_len(&seg), c->snd_max);
     if (rtx && c->ts_ok)
         c->rtx_tsval = seg.opt.ts_val; /* RTTM only from echoes of this or later */

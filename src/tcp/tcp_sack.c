@@ -92,8 +92,13 @@ bool tcp_sack_update(struct tcp_conn *c, const struct wire_seg *seg)
     for (unsigned k = 0; k < seg->opt.sack_count && k < WIRE_MAX_SACK_BLOCKS; k++) {
         uint32_t left = seg->opt.sack[k].left, right = seg->opt.sack[k].right;
         bool dsack = seq_lt(left, right) && seq_le(right, seg->ack);
+        /* RFC 2883 §4: a first block inside the second one is a D-SACK too. */
+        if (k == 0 && !dsack && seg->opt.sack_count > 1 && seq_le(seg->opt.sack[1].left, left) &&
+            seq_le(right, seg->opt.sack[1].right))
+            dsack = true;
         if (!seq_lt(left, right) || seq_gt(right, c->snd_max) || dsack) {
             c->host->stats->TCPSACKDiscard += !dsack;
+            c->host->stats->TCPDSACKRecv += dsack;
             continue;
         }
         if (seq_le(right, floor))

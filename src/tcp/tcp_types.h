@@ -129,7 +129,8 @@ int64_t tcp_config_get(const struct tcp_config *c, int i);
     X(TCPOFODrop, "out-of-order segments dropped: queue full")                       \
     X(TCPRcvQDrop, "segments dropped: receive buffer full")                          \
     X(TCPZeroWindowDrop, "segments dropped: zero window")                           \
-    X(TCPDSACKRecv, "duplicate segments received")                                   \
+    X(TCPDSACKRecv, "D-SACK blocks received: the peer got a segment twice (RFC 2883)") \
+    X(TCPDSACKOldSent, "D-SACKs sent for data received twice (RFC 2883)")          \
     X(TCPFastRetrans, "fast retransmissions")                                        \
     X(TCPSackRecovery, "loss recoveries driven by SACK (RFC 6675)")                  \
     X(TCPRenoRecovery, "loss recoveries without SACK (NewReno, RFC 6582)")           \

@@ -395,7 +395,7 @@ static const struct row rows[] = {
     {"data without ACK to a half-open entry", CTX_LISTEN, r_data_no_ack_half_open, DROP, {0}, {0}, 0, false},
     /* ESTABLISHED (RFC 9293 §3.10.7.4, RFC 5961) */
     {"data out of window", CTX_ESTAB, r_data_out_of_window, ACK, {"TCPSegUnacceptable"}, {0}, 0, false},
-    {"old data (already received)", CTX_ESTAB, r_data_old, ACK, {"TCPSegUnacceptable"}, {"TCPDSACKRecv"}, 0, false},
+    {"old data (already received)", CTX_ESTAB, r_data_old, ACK, {"TCPSegUnacceptable"}, {"TCPDSACKOldSent"}, 0, false},
     {"data beyond the window", CTX_ESTAB, r_data_beyond_window, ACK, {"TCPSegUnacceptable"}, {0}, 0, false},
     {"ACK of unsent data", CTX_ESTAB, r_ack_unsent, ACK, {"TCPAckUnacceptable"}, {0}, 0, false},
     {"stale ACK (below SND.UNA-MAX.SND.WND)", CTX_ESTAB, r_ack_stale, CHALLENGE_ACK, {"TCPAckUnacceptable"}, {"TCPChallengeACK"}, 0, false},

@@ -228,7 +228,41 @@ static void test_dsack_block_is_not_held_data(void **state)
     for (int i = 0; i < 3; i++)
         sack_ack(h, seg_at(b, 1), b, 1, (const int[][2]){{0, 1}});
     assert_int_equal(harness_counter(h, "TCPSACKDiscard"), 0);
+    assert_int_equal(harness_counter(h, "TCPDSACKRecv"), 3);
     assert_int_equal(harness_counter(h, "TCPSackRecovery"), 0);
+    harness_free(h);
+}
+
+/* RFC 2883 §4: a segment received twice is reported in the ACK it gets,
+ * as the first SACK block, below the cumulative ACK. */
+static void test_duplicate_segment_gets_a_dsack(void **state)
+{
+    (void)state;
+    struct harness *h = harness_new(NULL);
+    int l;
+    uint32_t iss;
+    harness_passive_open_opts(h, &l, &iss, 16, &syn_sack);
+    harness_inject(h, WIRE_ACK | WIRE_PSH, 1001, iss + 1, 65535, "0123456789", 10, NULL);
+    harness_run_until(h, h->now + TCP_MSEC(100));
+    harness_skip_all(h); /* the delayed ACK */
+    harness_inject(h, WIRE_ACK | WIRE_PSH, 1001, iss + 1, 65535, "0123456789", 10, NULL);
+    const struct wire_seg *a = harness_expect(h, ".", iss + 1, 1011, 0);
+    assert_true(a->opt.present & WIRE_OPT_SACK);
+    assert_int_equal(a->opt.sack_count, 1);
+    assert_int_equal(a->opt.sack[0].left, 1001);
+    assert_int_equal(a->opt.sack[0].right, 1011);
+    /* a partial duplicate: the old part is reported, the new part taken */
+    harness_inject(h, WIRE_ACK | WIRE_PSH, 1006, iss + 1, 65535, "56789abcde", 10, NULL);
+    a = harness_expect(h, ".", iss + 1, 1016, 0);
+    assert_int_equal(a->opt.sack_count, 1);
+    assert_int_equal(a->opt.sack[0].left, 1006);
+    assert_int_equal(a->opt.sack[0].right, 1011);
+    assert_int_equal(harness_counter(h, "TCPDSACKOldSent"), 2);
+    /* the next ACK carries no D-SACK */
+    harness_inject(h, WIRE_ACK | WIRE_PSH, 1016, iss + 1, 65535, "f", 1, NULL);
+    harness_run_until(h, h->now + TCP_MSEC(100));
+    a = harness_expect(h, ".", iss + 1, 1017, 0);
+    assert_false(a->opt.present & WIRE_OPT_SACK);
     harness_free(h);
 }
 
@@ -263,6 +297,7 @@ int main(void)
         cmocka_unit_test(test_timeout_resend_skips_sacked_fin),
         cmocka_unit_test(test_sack_beyond_snd_max_is_ignored),
         cmocka_unit_test(test_dsack_block_is_not_held_data),
+        cmocka_unit_test(test_duplicate_segment_gets_a_dsack),
         cmocka_unit_test(test_without_sack_recovery_is_newreno),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
