@@ -206,6 +206,9 @@ int net_opts_parse(struct net_opts *o, int argc, char **argv, int *i, char *err,
     } else if (!strcmp(a, "--keepalive")) {
         o->keepalive = true;
         return 1;
+    } else if (!strcmp(a, "--offload")) {
+        o->rt.offload = true;
+        return 1;
     } else {
         return 0;
     }
@@ -269,5 +272,7 @@ void net_opts_help(FILE *out)
             "                        (default $XDG_RUNTIME_DIR/synack-NAME.sock or /tmp/synack-UID-NAME.sock)\n"
             "  --no-control          no control socket\n"
             "  --keepalive           SO_KEEPALIVE on connections (tcp_keepalive_time/intvl/probes)\n"
+            "  --offload             device offloads: the kernel hands over and takes segments of up\n"
+            "                        to 64 KiB (TSO/GRO), several times the throughput\n"
             "  --events FILE         state changes and app events as JSON lines (- for stderr)\n");
 }
