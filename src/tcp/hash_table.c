@@ -30,20 +30,31 @@ static inline uint32_t *chain_of(const struct hash_table *t, uint32_t hash)
     return &t->buckets[i];
 }
 
+static inline uint32_t link_of(uint32_t ref, uint32_t hash, bool more)
+{
+    return ref << (HASH_TABLE_TAG_BITS + 1) | hash_table_tag(hash) << 1 | (uint32_t)more;
+}
+
+/* Puts `ref` at the head of the chain at `*chain`. */
+static inline void push_front(struct hash_table *t, uint32_t *chain, uint32_t ref, uint32_t hash)
+{
+    *t->next_of(t->ctx, ref) = *chain;
+    *chain = link_of(ref, hash, *chain != 0);
+}
+
 /* Moves up to `steps` old buckets to the new array; swaps the arrays when
  * the last one is moved. */
 static void rehash_step(struct hash_table *t, size_t steps)
 {
     while (steps-- > 0 && t->rehash_index <= t->mask) {
-        uint32_t ref = t->buckets[t->rehash_index];
+        uint32_t link = t->buckets[t->rehash_index];
         t->buckets[t->rehash_index] = 0;
-        while (ref != 0) {
-            uint32_t *link = t->next_of(t->ctx, ref);
-            uint32_t next = *link;
-            uint32_t *chain = &t->new_buckets[bucket_of(t->hash_of(t->ctx, ref), t->shift - 1)];
-            *link = *chain;
-            *chain = ref;
-            ref = next;
+        while (link != 0) {
+            uint32_t ref = hash_table_link_ref(link);
+            uint32_t next = *t->next_of(t->ctx, ref);
+            uint32_t hash = t->hash_of(t->ctx, ref);
+            push_front(t, &t->new_buckets[bucket_of(hash, t->shift - 1)], ref, hash);
+            link = next;
         }
         t->rehash_index++;
     }
@@ -126,9 +137,7 @@ int hash_table_insert(struct hash_table *t, uint32_t ref, uint32_t hash)
         else if (t->count / HASH_TABLE_MAX_LOAD_ON_ENOMEM >= t->mask + 1)
             return -ENOMEM;
     }
-    uint32_t *chain = chain_of(t, hash);
-    *t->next_of(t->ctx, ref) = *chain;
-    *chain = ref;
+    push_front(t, chain_of(t, hash), ref, hash);
     t->count++;
     return 0;
 }
@@ -137,13 +146,18 @@ bool hash_table_remove(struct hash_table *t, uint32_t ref, uint32_t hash)
 {
     if (t->buckets == NULL)
         return false;
-    uint32_t *pp = chain_of(t, hash);
-    while (*pp != 0 && *pp != ref)
-        pp = t->next_of(t->ctx, *pp);
+    /* pp: the link to the current entry; before: the link to its predecessor. */
+    uint32_t *before = NULL, *pp = chain_of(t, hash);
+    while (*pp != 0 && hash_table_link_ref(*pp) != ref) {
+        before = pp;
+        pp = t->next_of(t->ctx, hash_table_link_ref(*pp));
+    }
     if (*pp == 0) /* not in this table */
         return false;
     uint32_t *link = t->next_of(t->ctx, ref);
     *pp = *link;
+    if (*link == 0 && before != NULL)
+        *before &= ~UINT32_C(1); /* the predecessor is now last */
     *link = 0;
     t->count--;
     return true;
@@ -155,8 +169,9 @@ static bool walk_buckets(const struct hash_table *t, uint32_t *buckets, size_t f
                          int (*fn)(void *ctx, uint32_t ref), void *ctx)
 {
     for (size_t i = from; i <= mask; i++) {
-        for (uint32_t ref = buckets[i], next; ref != 0; ref = next) {
-            next = *t->next_of(t->ctx, ref);
+        for (uint32_t link = buckets[i], next; link != 0; link = next) {
+            uint32_t ref = hash_table_link_ref(link);
+            next = (link & 1) ? *t->next_of(t->ctx, ref) : 0;
             if (fn(ctx, ref) != 0)
                 return true;
         }

@@ -3,13 +3,22 @@
  *
  * The connection tables (established, half-open, TIME-WAIT) look up a
  * 4-tuple for every segment and must stay fast and small at 1,000,000
- * entries. The caller names its entries by non-zero 32-bit references
- * (pool indices, see pool.h), keeps each entry's chain link (a reference)
- * inside the entry and tells the table where it is (next_of); it computes a
- * well-mixed 32-bit hash of the key itself (keyed SipHash over the 4-tuple,
- * so that remote peers cannot aim at one chain) and compares keys itself.
- * Hashes are not stored: when the table doubles, hash_of recomputes them.
- * An entry costs its 4-byte link plus 4 to 8 bytes of bucket array.
+ * entries. The caller names its entries by non-zero references below
+ * 2^HASH_TABLE_REF_BITS (pool indices, see pool.h), keeps one 32-bit chain
+ * link inside each entry and tells the table where it is (next_of); it
+ * computes a well-mixed 32-bit hash of the key itself (keyed SipHash over
+ * the 4-tuple, so that remote peers cannot aim at one chain) and compares
+ * keys itself. Hashes are not stored: when the table doubles, hash_of
+ * recomputes them. An entry costs its 4-byte link plus 4 to 8 bytes of
+ * bucket array.
+ *
+ * A link (a bucket, or the link in an entry) holds the reference of the
+ * entry it leads to, 4 bits of that entry's hash (a tag) and whether that
+ * entry has a successor. A lookup skips entries whose tag differs without
+ * comparing their keys, and ends at the last link without touching the
+ * entry behind it: at a million entries the chains' entries are cold in
+ * the cache, and a lookup for a new 4-tuple (every SYN) mostly reads the
+ * bucket alone.
  *
  * Buckets are singly linked chains; the bucket count is a power of two and
  * the bucket of a hash is the top bits of hash * HASH_TABLE_MIX (Fibonacci
@@ -35,6 +44,18 @@
 #define HASH_TABLE_REHASH_STEP 4 /* old buckets moved per insert while doubling */
 #define HASH_TABLE_MIN_BUCKETS 4
 #define HASH_TABLE_MIX UINT32_C(0x9e3779b9) /* 2^32 / golden ratio, odd */
+#define HASH_TABLE_REF_BITS 27
+#define HASH_TABLE_TAG_BITS 4
+
+/* A link: reference << 5 | tag << 1 | "the entry has a successor". */
+static inline uint32_t hash_table_link_ref(uint32_t link)
+{
+    return link >> (HASH_TABLE_TAG_BITS + 1);
+}
+static inline uint32_t hash_table_tag(uint32_t hash)
+{
+    return (hash >> 1) & ((1u << HASH_TABLE_TAG_BITS) - 1); /* bit 0 is often forced */
+}
 
 /* Where the entry named `ref` keeps its chain link, and its hash. */
 typedef uint32_t *(*hash_table_next_fn)(void *ctx, uint32_t ref);
@@ -62,7 +83,8 @@ int hash_table_init(struct hash_table *t, size_t initial_buckets, hash_table_nex
 /* Frees the bucket arrays, not the entries; the table is left empty. */
 void hash_table_free(struct hash_table *t);
 
-/* Files `ref` (non-zero, not already in the table) under `hash`. Grows the
+/* Files `ref` (non-zero, below 2^HASH_TABLE_REF_BITS, not already in the
+ * table) under `hash`. Grows the
  * table when the load would exceed 1. Returns 0, or -ENOMEM only if the
  * table could not grow while already at 8 entries per bucket: the entry is
  * then not inserted. Below that, a failed growth just chains longer. */
@@ -71,9 +93,8 @@ int hash_table_insert(struct hash_table *t, uint32_t ref, uint32_t hash);
 /* Unlinks `ref`, filed under `hash`; false if it is not there. O(chain). */
 bool hash_table_remove(struct hash_table *t, uint32_t ref, uint32_t hash);
 
-/* The first reference of the chain that holds `hash` (0: empty); the rest
- * follow through next_of. The caller compares the keys. */
-static inline uint32_t hash_table_chain(const struct hash_table *t, uint32_t hash)
+/* Lookup: the chain of `hash` as a cursor for hash_table_scan. */
+static inline uint32_t hash_table_cursor(const struct hash_table *t, uint32_t hash)
 {
     if (t->buckets == NULL)
         return 0;
@@ -82,6 +103,26 @@ static inline uint32_t hash_table_chain(const struct hash_table *t, uint32_t has
     if (t->new_buckets != NULL && i < t->rehash_index)
         return t->new_buckets[mixed >> (t->shift - 1)];
     return t->buckets[i];
+}
+
+/* The next entry of the chain whose tag matches `hash`, or 0 at the end;
+ * the caller compares its key:
+ *     for (c = hash_table_cursor(t, h); (ref = hash_table_scan(t, &c, h));)
+ *         if (key_of(ref) == key) break; */
+static inline uint32_t hash_table_scan(const struct hash_table *t, uint32_t *cursor, uint32_t hash)
+{
+    uint32_t link = *cursor, tag = hash_table_tag(hash);
+    while (link != 0) {
+        uint32_t ref = hash_table_link_ref(link);
+        uint32_t next = (link & 1) ? *t->next_of(t->ctx, ref) : 0;
+        if (((link >> 1) & ((1u << HASH_TABLE_TAG_BITS) - 1)) == tag) {
+            *cursor = next;
+            return ref;
+        }
+        link = next;
+    }
+    *cursor = 0;
+    return 0;
 }
 
 static inline size_t hash_table_count(const struct hash_table *t)

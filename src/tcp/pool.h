@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define POOL_INDEX_BITS 29
+#define POOL_INDEX_BITS 24 /* with 3 bits of pool: a hash_table reference */
 #define POOL_INDEX_LIMIT (UINT32_C(1) << POOL_INDEX_BITS)
 
 struct pool {

@@ -32,6 +32,7 @@ enum tcp_ref_pool { TCP_REF_CONN = 1, TCP_REF_REQ4, TCP_REF_REQ6, TCP_REF_TW4, T
 #define TCP_REF(pool, index) (((uint32_t)(pool) << POOL_INDEX_BITS) | (index))
 #define TCP_REF_POOL(ref) ((ref) >> POOL_INDEX_BITS)
 #define TCP_REF_INDEX(ref) ((ref) & (POOL_INDEX_LIMIT - 1))
+_Static_assert(POOL_INDEX_BITS + 3 <= HASH_TABLE_REF_BITS, "references fit a hash_table link");
 
 /* An IPv4 4-tuple as half-open and TIME-WAIT entries keep it (12 bytes;
  * IPv6 entries keep a struct wire_tuple). Addresses as in wire_addr. */

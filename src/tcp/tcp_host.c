@@ -351,14 +351,14 @@ void tcp_conn_release(struct tcp_conn *c)
 
 uint32_t tcp_host_lookup(const struct tcp_host *h, const struct wire_tuple *t, uint32_t hash)
 {
-    uint32_t ref = hash_table_chain(&h->table, hash);
-    if (!ref)
+    uint32_t cursor = hash_table_cursor(&h->table, hash), ref;
+    if (!cursor)
         return 0;
     bool v4 = tcp_tuple_is_v4(t);
     uint8_t key4[sizeof(struct tcp_tuple4)];
     if (v4)
         tcp_tuple_pack(key4, t, false);
-    for (; ref; ref = *(const uint32_t *)tcp_ref_ptr(h, ref)) {
+    while ((ref = hash_table_scan(&h->table, &cursor, hash))) {
         const uint8_t *p = tcp_ref_ptr(h, ref);
         switch (TCP_REF_POOL(ref)) {
         case TCP_REF_CONN:

@@ -58,12 +58,29 @@ static void del(struct hash_table *t, struct entry *e, uint32_t i)
     e[i].present = false;
 }
 
-/* How many times entry i is in the chain of its hash. */
+/* Length of a chain from a link (tags ignored), and how often `ref` is in it. */
+static size_t chain_length(const struct entry *e, uint32_t link, uint32_t ref, int *times)
+{
+    size_t n = 0;
+    for (; link != 0; link = (link & 1) ? e[hash_table_link_ref(link) - 1].next : 0) {
+        *times += hash_table_link_ref(link) == ref;
+        n++;
+    }
+    return n;
+}
+
+/* How many times entry i is among the candidates for its hash; the chain
+ * holds it exactly as often. */
 static int times_found(const struct hash_table *t, const struct entry *e, uint32_t i)
 {
-    int found = 0;
-    for (uint32_t ref = hash_table_chain(t, e[i].hash); ref != 0; ref = e[ref - 1].next)
+    int found = 0, in_chain = 0;
+    uint32_t cursor = hash_table_cursor(t, e[i].hash), ref;
+    while ((ref = hash_table_scan(t, &cursor, e[i].hash)) != 0) {
+        assert_int_equal(hash_table_tag(e[ref - 1].hash), hash_table_tag(e[i].hash));
         found += ref == i + 1;
+    }
+    chain_length(e, hash_table_cursor(t, e[i].hash), i + 1, &in_chain);
+    assert_int_equal(found, in_chain);
     return found;
 }
 
@@ -154,7 +171,7 @@ static void test_million_entries(void **state)
         del(&t, e, order[k]);
     assert_int_equal(hash_table_count(&t), 0);
     for (uint32_t i = 0; i < N; i += 101)
-        assert_int_equal(hash_table_chain(&t, e[i].hash), 0);
+        assert_int_equal(hash_table_cursor(&t, e[i].hash), 0);
 
     hash_table_free(&t);
     free(order);
@@ -233,11 +250,18 @@ static void test_collisions(void **state)
     init(&t, 8, e);
     for (uint32_t i = 0; i < SAME + NEIGHBOURS; i++)
         put(&t, e, i, i < SAME ? h : bucket_neighbour(h, i));
-    /* They really do share one chain (old or new array). */
-    int length = 0;
-    for (uint32_t ref = hash_table_chain(&t, h); ref != 0; ref = e[ref - 1].next)
-        length++;
-    assert_int_equal(length, SAME + NEIGHBOURS);
+    /* They really do share one chain (old or new array), and a lookup
+     * skips the neighbours whose tag differs. */
+    int unused = 0;
+    assert_int_equal(chain_length(e, hash_table_cursor(&t, h), 0, &unused), SAME + NEIGHBOURS);
+    size_t candidates = 0, tag_twins = 0;
+    uint32_t cursor = hash_table_cursor(&t, h);
+    while (hash_table_scan(&t, &cursor, h) != 0)
+        candidates++;
+    for (uint32_t i = SAME; i < SAME + NEIGHBOURS; i++)
+        tag_twins += hash_table_tag(e[i].hash) == hash_table_tag(h);
+    assert_int_equal(candidates, SAME + tag_twins);
+    assert_true(tag_twins < NEIGHBOURS / 4);
     for (uint32_t i = 0; i < SAME; i += 2)
         del(&t, e, i);
     assert_false(hash_table_remove(&t, 1, h)); /* already out */
@@ -256,8 +280,8 @@ static size_t longest_chain(const struct hash_table *t, const struct entry *e)
         size_t size = table == 0 ? t->mask + 1 : 2 * (t->mask + 1);
         for (size_t i = 0; b != NULL && i < size; i++) {
             size_t length = 0;
-            for (uint32_t ref = b[i]; ref != 0; ref = e[ref - 1].next)
-                length++;
+            int unused = 0;
+            length = chain_length(e, b[i], 0, &unused);
             if (length > longest)
                 longest = length;
         }
@@ -333,10 +357,10 @@ static void test_init_and_free(void **state)
     assert_int_equal(t.mask + 1, 1024);
     assert_int_equal(hash_table_count(&t), 0);
     assert_int_equal(hash_table_bytes(&t), 4096);
-    assert_int_equal(hash_table_chain(&t, 5), 0);
+    assert_int_equal(hash_table_cursor(&t, 5), 0);
     hash_table_free(&t);
     hash_table_free(&t); /* twice is harmless */
-    assert_int_equal(hash_table_chain(&t, 5), 0);
+    assert_int_equal(hash_table_cursor(&t, 5), 0);
     struct walk_state ws = {.table = &t, .entries = x, .n_entries = 1};
     hash_table_walk(&t, count_visit, &ws); /* a freed table is empty */
     assert_int_equal(ws.visited, 0);
@@ -345,7 +369,9 @@ static void test_init_and_free(void **state)
 
     /* A freed table works again on insert. */
     put(&t, x, 0, 5);
-    assert_int_equal(hash_table_chain(&t, 5), 1);
+    uint32_t cursor = hash_table_cursor(&t, 5);
+    assert_int_equal(hash_table_scan(&t, &cursor, 5), 1);
+    assert_int_equal(hash_table_scan(&t, &cursor, 5), 0);
     del(&t, x, 0);
     assert_false(hash_table_remove(&t, 1, 5)); /* not in the table */
     assert_int_equal(hash_table_count(&t), 0);
