@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "tcp/bytebuf.h"
@@ -371,7 +372,19 @@ static inline uint32_t tcp_ts_now(tcp_time_t now) { return (uint32_t)(now / 1000
  * one is remembered, so a segment's tuple is hashed once. */
 uint32_t tcp_tuple_hash(const struct tcp_host *h, const struct wire_tuple *t);
 /* The entry a reference names. */
-void *tcp_ref_ptr(const struct tcp_host *h, uint32_t ref);
+static inline void *tcp_ref_ptr(const struct tcp_host *h, uint32_t ref)
+{
+    uint32_t i = TCP_REF_INDEX(ref);
+    switch (TCP_REF_POOL(ref)) {
+    case TCP_REF_CONN:
+        return pool_at(&h->conn_pool, i);
+    case TCP_REF_REQ4:
+    case TCP_REF_REQ6:
+        return pool_at(&h->req_pool[TCP_REF_POOL(ref) == TCP_REF_REQ6], i);
+    default:
+        return ring_at(&h->tw_ring[TCP_REF_POOL(ref) == TCP_REF_TW6], i);
+    }
+}
 /* Files a reference (kind counted) or takes it out. 0, or -ENOMEM. */
 int tcp_table_insert(struct tcp_host *h, uint32_t ref, const struct wire_tuple *t);
 void tcp_table_remove(struct tcp_host *h, uint32_t ref, const struct wire_tuple *t);
@@ -382,10 +395,20 @@ void tcp_entry_remove(struct tcp_host *h, struct tcp_entry *e);
 void tcp_set_state_raw(struct tcp_host *h, uint8_t *state, const struct wire_tuple *t, int sd, enum tcp_state to,
                        tcp_time_t now);
 /* The compact tuple forms of half-open and TIME-WAIT entries. */
-bool tcp_tuple_is_v4(const struct wire_tuple *t);
+static inline bool tcp_tuple_is_v4(const struct wire_tuple *t)
+{
+    static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}; /* as wire_addr_is_v4 */
+    return memcmp(t->src.b, v4_prefix, 12) == 0 && memcmp(t->dst.b, v4_prefix, 12) == 0;
+}
+/* wire_tuple_eq, inline: the struct has no padding. */
+static inline bool tcp_tuple_same(const struct wire_tuple *a, const struct wire_tuple *b)
+{
+    return memcmp(a, b, sizeof *a) == 0;
+}
 void tcp_tuple_pack(void *dst, const struct wire_tuple *t, bool v6);
 void tcp_tuple_unpack(struct wire_tuple *t, const void *src, bool v6);
-bool tcp_tuple_match(const void *packed, const struct wire_tuple *t, bool v6);
+/* SipHash-2-4 (as libsodium's crypto_shorthash_siphash24, inline). */
+uint64_t tcp_siphash24(const uint8_t key[16], const void *m, size_t len);
 uint16_t tcp_rcv_window_field(struct tcp_conn *c);
 /* The MSS a SYN announces; without one (or with 0, which Linux ignores)
  * the default of RFC 9293 §3.7.1 (536) or RFC 8200 §5 (1220 for IPv6). */

@@ -118,17 +118,9 @@ static size_t tuple_bytes(const struct wire_tuple *t, uint8_t out[36])
     return 2 * a + 4;
 }
 
-static uint64_t siphash(const uint8_t key[16], const uint8_t *msg, size_t len)
-{
-    uint8_t out[8];
-    crypto_shorthash_siphash24(out, msg, len, key);
-    uint64_t v;
-    memcpy(&v, out, 8);
-    return v;
-}
-
-/* SipHash-1-3 (Aumasson and Bernstein; Linux hsiphash on 64-bit) over
- * the packed tuple: a table hash needs to be keyed, not a strong MAC. */
+/* SipHash (Aumasson and Bernstein), inline: SipHash-2-4 for ISNs, ports
+ * and timestamp offsets, SipHash-1-3 (Linux hsiphash on 64-bit) for the
+ * table: a table hash needs to be keyed, not a strong MAC. */
 #define SIP_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 #define SIP_ROUND(v0, v1, v2, v3)                                                                          \
     do {                                                                                                  \
@@ -138,37 +130,48 @@ static uint64_t siphash(const uint8_t key[16], const uint8_t *msg, size_t len)
         v2 += v1; v1 = SIP_ROTL(v1, 17); v1 ^= v2; v2 = SIP_ROTL(v2, 32);                                 \
     } while (0)
 
-static uint64_t siphash13(const uint8_t key[16], const uint8_t *m, size_t len)
+/* SipHash-c-d over bytes; c and d are constants at every call. */
+static inline uint64_t siphash_cd(const uint8_t key[16], const uint8_t *m, size_t len, int c, int d)
 {
-    uint64_t k0, k1;
-    memcpy(&k0, key, 8);
-    memcpy(&k1, key + 8, 8);
+    uint64_t k0 = 0, k1 = 0;
+    for (int j = 0; j < 8; j++) {
+        k0 |= (uint64_t)key[j] << (8 * j);
+        k1 |= (uint64_t)key[8 + j] << (8 * j);
+    }
     uint64_t v0 = k0 ^ UINT64_C(0x736f6d6570736575), v1 = k1 ^ UINT64_C(0x646f72616e646f6d);
     uint64_t v2 = k0 ^ UINT64_C(0x6c7967656e657261), v3 = k1 ^ UINT64_C(0x7465646279746573);
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
-        uint64_t w;
-        memcpy(&w, m + i, 8);
+        uint64_t w = 0;
+        for (int j = 0; j < 8; j++) /* little-endian, whatever the host */
+            w |= (uint64_t)m[i + j] << (8 * j);
         v3 ^= w;
-        SIP_ROUND(v0, v1, v2, v3);
+        for (int r = 0; r < c; r++)
+            SIP_ROUND(v0, v1, v2, v3);
         v0 ^= w;
     }
     uint64_t b = (uint64_t)len << 56;
     for (size_t j = 0; i + j < len; j++)
         b |= (uint64_t)m[i + j] << (8 * j);
     v3 ^= b;
-    SIP_ROUND(v0, v1, v2, v3);
+    for (int r = 0; r < c; r++)
+        SIP_ROUND(v0, v1, v2, v3);
     v0 ^= b;
     v2 ^= 0xff;
-    SIP_ROUND(v0, v1, v2, v3);
-    SIP_ROUND(v0, v1, v2, v3);
-    SIP_ROUND(v0, v1, v2, v3);
+    for (int r = 0; r < d; r++)
+        SIP_ROUND(v0, v1, v2, v3);
     return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* SipHash-2-4, the function of libsodium's crypto_shorthash_siphash24. */
+uint64_t tcp_siphash24(const uint8_t key[16], const void *m, size_t len)
+{
+    return siphash_cd(key, m, len, 2, 4);
 }
 
 uint32_t tcp_tuple_hash(const struct tcp_host *h, const struct wire_tuple *t)
 {
-    if (h->memo_hash && wire_tuple_eq(t, &h->memo_tuple))
+    if (h->memo_hash && tcp_tuple_same(t, &h->memo_tuple))
         return h->memo_hash;
     uint8_t b[36];
     size_t n;
@@ -178,7 +181,7 @@ uint32_t tcp_tuple_hash(const struct tcp_host *h, const struct wire_tuple *t)
     } else {
         n = tuple_bytes(t, b);
     }
-    uint64_t v = siphash13(h->table_key, b, n);
+    uint64_t v = siphash_cd(h->table_key, b, n, 1, 3);
     uint32_t hash = (uint32_t)(v ^ (v >> 32)) | 1; /* never 0: 0 is "none" */
     /* Logically const, like the timer wheel's cache: no tcp_host is ever
      * defined const. */
@@ -189,11 +192,6 @@ uint32_t tcp_tuple_hash(const struct tcp_host *h, const struct wire_tuple *t)
 }
 
 /* ---- compact tuples ---- */
-bool tcp_tuple_is_v4(const struct wire_tuple *t)
-{
-    return wire_addr_is_v4(&t->src) && wire_addr_is_v4(&t->dst);
-}
-
 void tcp_tuple_pack(void *dst, const struct wire_tuple *t, bool v6)
 {
     if (v6) {
@@ -225,16 +223,6 @@ void tcp_tuple_unpack(struct wire_tuple *t, const void *src, bool v6)
     t->dport = p.rport;
 }
 
-bool tcp_tuple_match(const void *packed, const struct wire_tuple *t, bool v6)
-{
-    if (v6)
-        return wire_tuple_eq(packed, t);
-    if (!tcp_tuple_is_v4(t))
-        return false;
-    uint8_t key[sizeof(struct tcp_tuple4)];
-    tcp_tuple_pack(key, t, false);
-    return memcmp(key, packed, sizeof key) == 0;
-}
 
 /* RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey),
  * M a 4-microsecond clock, F SipHash-2-4. */
@@ -242,7 +230,7 @@ uint32_t tcp_isn(const struct tcp_host *h, const struct wire_tuple *local_view, 
 {
     uint8_t b[36];
     size_t n = tuple_bytes(local_view, b);
-    return (uint32_t)siphash(h->isn_key, b, n) + (uint32_t)(now / 4u);
+    return (uint32_t)tcp_siphash24(h->isn_key, b, n) + (uint32_t)(now / 4u);
 }
 
 /* RFC 7323 §5.4: a per-connection random offset for TSval (Linux does the same). */
@@ -250,7 +238,7 @@ uint32_t tcp_ts_offset(const struct tcp_host *h, const struct wire_tuple *local_
 {
     uint8_t b[36];
     size_t n = tuple_bytes(local_view, b);
-    return (uint32_t)siphash(h->ts_key, b, n);
+    return (uint32_t)tcp_siphash24(h->ts_key, b, n);
 }
 
 /* RFC 6056 §3.3.3 (Algorithm 3): offset = F(local IP, remote IP, remote port, secret). */
@@ -262,27 +250,10 @@ uint32_t tcp_port_offset(const struct tcp_host *h, const struct wire_addr *local
     memcpy(b + 16, remote->addr.b, 16);
     b[32] = (uint8_t)(remote->port >> 8);
     b[33] = (uint8_t)remote->port;
-    return (uint32_t)siphash(h->port_key, b, sizeof b);
+    return (uint32_t)tcp_siphash24(h->port_key, b, sizeof b);
 }
 
 /* ---- table ---- */
-void *tcp_ref_ptr(const struct tcp_host *h, uint32_t ref)
-{
-    uint32_t i = TCP_REF_INDEX(ref);
-    switch (TCP_REF_POOL(ref)) {
-    case TCP_REF_CONN:
-        return pool_at(&h->conn_pool, i);
-    case TCP_REF_REQ4:
-        return pool_at(&h->req_pool[0], i);
-    case TCP_REF_REQ6:
-        return pool_at(&h->req_pool[1], i);
-    case TCP_REF_TW4:
-        return ring_at(&h->tw_ring[0], i);
-    default:
-        return ring_at(&h->tw_ring[1], i);
-    }
-}
-
 static enum tcp_entry_kind ref_kind(uint32_t ref)
 {
     uint32_t pool = TCP_REF_POOL(ref);
@@ -362,7 +333,7 @@ uint32_t tcp_host_lookup(const struct tcp_host *h, const struct wire_tuple *t, u
         const uint8_t *p = tcp_ref_ptr(h, ref);
         switch (TCP_REF_POOL(ref)) {
         case TCP_REF_CONN:
-            if (wire_tuple_eq(&((const struct tcp_conn *)(const void *)p)->e.tuple, t))
+            if (tcp_tuple_same(&((const struct tcp_conn *)(const void *)p)->e.tuple, t))
                 return ref;
             break;
         case TCP_REF_REQ4:
