@@ -131,7 +131,7 @@ int hash_table_insert(struct hash_table *t, uint32_t ref, uint32_t hash)
         return -ENOMEM;
     if (t->new_buckets != NULL) {
         rehash_step(t, HASH_TABLE_REHASH_STEP);
-    } else if (t->count >= t->mask + 1) { /* load would exceed 1 */
+    } else if (t->count >= HASH_TABLE_MAX_LOAD * (t->mask + 1)) {
         if (grow_start(t))
             rehash_step(t, HASH_TABLE_REHASH_STEP);
         else if (t->count / HASH_TABLE_MAX_LOAD_ON_ENOMEM >= t->mask + 1)
