@@ -111,13 +111,17 @@ static inline uint32_t hash_table_cursor(const struct hash_table *t, uint32_t ha
 /* The next entry of the chain whose tag matches `hash`, or 0 at the end;
  * the caller compares its key:
  *     for (c = hash_table_cursor(t, h); (ref = hash_table_scan(t, &c, h));)
- *         if (key_of(ref) == key) break; */
-static inline uint32_t hash_table_scan(const struct hash_table *t, uint32_t *cursor, uint32_t hash)
+ *         if (key_of(ref) == key) break;
+ * hash_table_scan_with takes next_of as an argument, so that a caller
+ * passing its own (static) function has it inlined. */
+static inline uint32_t hash_table_scan_with(const struct hash_table *t, uint32_t *cursor, uint32_t hash,
+                                            hash_table_next_fn next_of, void *ctx)
 {
     uint32_t link = *cursor, tag = hash_table_tag(hash);
+    (void)t;
     while (link != 0) {
         uint32_t ref = hash_table_link_ref(link);
-        uint32_t next = (link & 1) ? *t->next_of(t->ctx, ref) : 0;
+        uint32_t next = (link & 1) ? *next_of(ctx, ref) : 0;
         if (((link >> 1) & ((1u << HASH_TABLE_TAG_BITS) - 1)) == tag) {
             *cursor = next;
             return ref;
@@ -126,6 +130,10 @@ static inline uint32_t hash_table_scan(const struct hash_table *t, uint32_t *cur
     }
     *cursor = 0;
     return 0;
+}
+static inline uint32_t hash_table_scan(const struct hash_table *t, uint32_t *cursor, uint32_t hash)
+{
+    return hash_table_scan_with(t, cursor, hash, t->next_of, t->ctx);
 }
 
 static inline size_t hash_table_count(const struct hash_table *t)

@@ -213,6 +213,7 @@ struct tcp_host {
     struct pool conn_pool, req_pool[2]; /* [v6] */
     struct ring tw_ring[2];             /* [v6]: TIME-WAIT entries, expiry order */
     uint32_t req_head[TCP_REQ_LEVELS], req_tail[TCP_REQ_LEVELS]; /* SYN-ACK timer FIFOs */
+    uint32_t req_levels; /* bit L: FIFO L is not empty */
     struct tcp_listener **listener_tab;
     uint32_t listener_cap;
     struct wire_tuple memo_tuple; /* the last tuple hashed... */
@@ -395,10 +396,14 @@ void tcp_entry_remove(struct tcp_host *h, struct tcp_entry *e);
 void tcp_set_state_raw(struct tcp_host *h, uint8_t *state, const struct wire_tuple *t, int sd, enum tcp_state to,
                        tcp_time_t now);
 /* The compact tuple forms of half-open and TIME-WAIT entries. */
+static inline bool tcp_addr_is_v4(const struct wire_addr *a) /* wire_addr_is_v4, inline */
+{
+    static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return memcmp(a->b, v4_prefix, 12) == 0;
+}
 static inline bool tcp_tuple_is_v4(const struct wire_tuple *t)
 {
-    static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}; /* as wire_addr_is_v4 */
-    return memcmp(t->src.b, v4_prefix, 12) == 0 && memcmp(t->dst.b, v4_prefix, 12) == 0;
+    return tcp_addr_is_v4(&t->src) && tcp_addr_is_v4(&t->dst);
 }
 /* wire_tuple_eq, inline: the struct has no padding. */
 static inline bool tcp_tuple_same(const struct wire_tuple *a, const struct wire_tuple *b)

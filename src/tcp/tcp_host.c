@@ -108,7 +108,7 @@ void tcp_host_destroy(struct tcp_host *h)
  * nothing), 36 for IPv6. Returns the length. */
 static size_t tuple_bytes(const struct wire_tuple *t, uint8_t out[36])
 {
-    size_t a = wire_addr_is_v4(&t->src) && wire_addr_is_v4(&t->dst) ? 4 : 16;
+    size_t a = tcp_tuple_is_v4(t) ? 4 : 16;
     memcpy(out, t->src.b + 16 - a, a);
     memcpy(out + a, t->dst.b + 16 - a, a);
     out[2 * a] = (uint8_t)(t->sport >> 8);
@@ -130,29 +130,37 @@ static size_t tuple_bytes(const struct wire_tuple *t, uint8_t out[36])
         v2 += v1; v1 = SIP_ROTL(v1, 17); v1 ^= v2; v2 = SIP_ROTL(v2, 32);                                 \
     } while (0)
 
+static inline uint64_t load_le64(const uint8_t *p)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+#else
+    uint64_t v = 0;
+    for (int j = 0; j < 8; j++)
+        v |= (uint64_t)p[j] << (8 * j);
+    return v;
+#endif
+}
+
 /* SipHash-c-d over bytes; c and d are constants at every call. */
 static inline uint64_t siphash_cd(const uint8_t key[16], const uint8_t *m, size_t len, int c, int d)
 {
-    uint64_t k0 = 0, k1 = 0;
-    for (int j = 0; j < 8; j++) {
-        k0 |= (uint64_t)key[j] << (8 * j);
-        k1 |= (uint64_t)key[8 + j] << (8 * j);
-    }
+    uint64_t k0 = load_le64(key), k1 = load_le64(key + 8);
     uint64_t v0 = k0 ^ UINT64_C(0x736f6d6570736575), v1 = k1 ^ UINT64_C(0x646f72616e646f6d);
     uint64_t v2 = k0 ^ UINT64_C(0x6c7967656e657261), v3 = k1 ^ UINT64_C(0x7465646279746573);
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
-        uint64_t w = 0;
-        for (int j = 0; j < 8; j++) /* little-endian, whatever the host */
-            w |= (uint64_t)m[i + j] << (8 * j);
+        uint64_t w = load_le64(m + i);
         v3 ^= w;
         for (int r = 0; r < c; r++)
             SIP_ROUND(v0, v1, v2, v3);
         v0 ^= w;
     }
-    uint64_t b = (uint64_t)len << 56;
-    for (size_t j = 0; i + j < len; j++)
-        b |= (uint64_t)m[i + j] << (8 * j);
+    uint8_t tail[8] = {0};
+    memcpy(tail, m + i, len - i);
+    uint64_t b = ((uint64_t)len << 56) | load_le64(tail);
     v3 ^= b;
     for (int r = 0; r < c; r++)
         SIP_ROUND(v0, v1, v2, v3);
@@ -329,7 +337,7 @@ uint32_t tcp_host_lookup(const struct tcp_host *h, const struct wire_tuple *t, u
     uint8_t key4[sizeof(struct tcp_tuple4)];
     if (v4)
         tcp_tuple_pack(key4, t, false);
-    while ((ref = hash_table_scan(&h->table, &cursor, hash))) {
+    while ((ref = hash_table_scan_with(&h->table, &cursor, hash, entry_next, (void *)h))) {
         const uint8_t *p = tcp_ref_ptr(h, ref);
         switch (TCP_REF_POOL(ref)) {
         case TCP_REF_CONN:
@@ -474,7 +482,7 @@ void tcp_emit(struct tcp_host *h, const struct wire_tuple *local_view, struct wi
 void tcp_emit_rtx(struct tcp_host *h, const struct wire_tuple *local_view, struct wire_seg *seg, bool retransmission)
 {
     seg->tuple = *local_view;
-    seg->ip_version = wire_addr_is_v4(&local_view->src) ? 4 : 6;
+    seg->ip_version = tcp_addr_is_v4(&local_view->src) ? 4 : 6;
     size_t len = wire_build(h->pkt, sizeof h->pkt, seg);
     if (!len)
         return;

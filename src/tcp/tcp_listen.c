@@ -152,6 +152,14 @@ static struct tcp_req *req_at(const struct tcp_host *h, uint32_t ref)
     return tcp_ref_ptr(h, ref);
 }
 
+static void req_levels_update(struct tcp_host *h, unsigned lv)
+{
+    if (h->req_head[lv])
+        h->req_levels |= 1u << lv;
+    else
+        h->req_levels &= ~(1u << lv);
+}
+
 static unsigned req_level(const struct tcp_req *r)
 {
     return r->retries < TCP_REQ_LEVELS ? r->retries : TCP_REQ_LEVELS - 1;
@@ -176,6 +184,7 @@ static void req_arm(struct tcp_host *h, uint32_t ref, struct tcp_req *r, tcp_tim
         req_at(h, next)->qprev = ref;
     else
         h->req_tail[lv] = ref;
+    h->req_levels |= 1u << lv;
 }
 
 static void req_disarm(struct tcp_host *h, struct tcp_req *r)
@@ -190,17 +199,16 @@ static void req_disarm(struct tcp_host *h, struct tcp_req *r)
     else
         h->req_tail[lv] = r->qprev;
     r->qnext = r->qprev = 0;
+    req_levels_update(h, lv);
 }
 
 tcp_time_t tcp_req_next_timer(const struct tcp_host *h)
 {
     tcp_time_t next = TCP_TIME_NEVER;
-    for (unsigned lv = 0; lv < TCP_REQ_LEVELS; lv++) {
-        if (h->req_head[lv]) {
-            tcp_time_t t = tcp_req_expires(req_at(h, h->req_head[lv]));
-            if (t < next)
-                next = t;
-        }
+    for (uint32_t m = h->req_levels; m; m &= m - 1) {
+        tcp_time_t t = tcp_req_expires(req_at(h, h->req_head[__builtin_ctz(m)]));
+        if (t < next)
+            next = t;
     }
     return next;
 }
@@ -211,14 +219,12 @@ void tcp_req_expire(struct tcp_host *h, tcp_time_t now)
 {
     uint32_t best = 0;
     tcp_time_t best_t = now;
-    for (unsigned lv = 0; lv < TCP_REQ_LEVELS; lv++) {
-        uint32_t ref = h->req_head[lv];
-        if (ref) {
-            tcp_time_t t = tcp_req_expires(req_at(h, ref));
-            if (t < best_t || (t == best_t && !best)) {
-                best = ref;
-                best_t = t;
-            }
+    for (uint32_t m = h->req_levels; m; m &= m - 1) {
+        uint32_t ref = h->req_head[__builtin_ctz(m)];
+        tcp_time_t t = tcp_req_expires(req_at(h, ref));
+        if (t < best_t || (t == best_t && !best)) {
+            best = ref;
+            best_t = t;
         }
     }
     if (best) {
