@@ -23,8 +23,8 @@
  * Buckets are singly linked chains; the bucket count is a power of two and
  * the bucket of a hash is the top bits of hash * HASH_TABLE_MIX (Fibonacci
  * hashing, Knuth TAOCP 6.4), so every bit of the hash counts. The table
- * doubles when an insert would take the load above HASH_TABLE_MAX_LOAD. Doubling is
- * incremental, as in Redis's dict.c: the old and the new bucket arrays live
+ * doubles when an insert would take the load above HASH_TABLE_MAX_LOAD.
+ * Doubling is incremental, as in Redis's dict.c: the old and the new bucket arrays live
  * side by side and every insert moves HASH_TABLE_REHASH_STEP old buckets to
  * the new array, so no single insert ever costs O(n). Meanwhile a hash's
  * chain is in the old array if its old bucket has not been moved yet, in

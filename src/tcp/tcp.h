@@ -153,11 +153,13 @@ struct tcp_req {
     uint8_t peer_wscale; /* 0xff: not offered */
     uint8_t retries;
     uint8_t state;
-    uint8_t ts_ok : 1, sack_ok : 1, acked : 1, /* final ACK came while the accept queue was full */
+    uint8_t ts_ok : 1, sack_ok : 1,
+        acked : 1, /* final ACK came while the accept queue was full */
         v6 : 1;
     uint8_t tuple[sizeof(struct tcp_tuple4)]; /* struct tcp_tuple4, or a struct wire_tuple (v6) */
 };
-#define TCP_REQ_SIZE(v6) (offsetof(struct tcp_req, tuple) + ((v6) ? sizeof(struct wire_tuple) : sizeof(struct tcp_tuple4)))
+#define TCP_REQ_SIZE(v6) \
+    (offsetof(struct tcp_req, tuple) + ((v6) ? sizeof(struct wire_tuple) : sizeof(struct tcp_tuple4)))
 #define TCP_REQ_LEVELS 8 /* retry-level FIFOs; the last holds every higher count */
 
 /* TIME-WAIT entry (RFC 9293 §3.10.7.4, Linux inet_timewait_sock). They all
@@ -176,7 +178,8 @@ struct tcp_tw {
     uint8_t live : 1, ts_ok : 1, v6 : 1;
     uint8_t tuple[sizeof(struct tcp_tuple4)]; /* as in struct tcp_req */
 };
-#define TCP_TW_SIZE(v6) (offsetof(struct tcp_tw, tuple) + ((v6) ? sizeof(struct wire_tuple) : sizeof(struct tcp_tuple4)))
+#define TCP_TW_SIZE(v6) \
+    (offsetof(struct tcp_tw, tuple) + ((v6) ? sizeof(struct wire_tuple) : sizeof(struct tcp_tuple4)))
 
 struct tcp_listener {
     int sd;
@@ -189,8 +192,8 @@ struct tcp_listener {
     struct tcp_sockopts opt; /* inherited by children */
     tcp_time_t last_overflow; /* when the SYN queue last overflowed (cookies) */
     bool overflowed;
-    struct tcp_listener *next;
     uint16_t idx; /* in host->listener_tab */
+    struct tcp_listener *next;
 };
 
 struct tcp_host_ops {
