@@ -118,10 +118,11 @@ void stack_free(struct stack *s)
 {
     if (!s)
         return;
-    tcp_host_destroy(&s->host);
+    /* Control blocks live in the host's pool: descriptors' go first. */
     for (uint32_t i = 0; i < s->nsocks; i++)
         if (s->socks[i].kind == SOCK_CONN && s->socks[i].conn)
             tcp_conn_free(s->socks[i].conn);
+    tcp_host_destroy(&s->host);
     free(s->socks);
     free(s->bound_ports);
     free(s);
@@ -634,22 +635,20 @@ struct walk_ctx {
     void *ctx;
 };
 
-static int walk_entry(void *arg, struct hash_node *n)
+static int walk_entry(void *arg, const struct tcp_entry_view *e)
 {
     struct walk_ctx *w = arg;
-    const struct tcp_entry *e = (const struct tcp_entry *)((const char *)n - offsetof(struct tcp_entry, hnode));
     struct stack_conn_info info = {0};
     info.sd = -1;
-    info.state = (enum tcp_state)e->state;
+    info.state = e->state;
     info.local.addr = e->tuple.src;
     info.local.port = e->tuple.sport;
     info.remote.addr = e->tuple.dst;
     info.remote.port = e->tuple.dport;
-    if (timer_armed(&e->timer))
-        info.timer_expires = e->timer.expires;
-    switch ((enum tcp_entry_kind)e->kind) {
+    info.timer_expires = e->timer_expires;
+    switch (e->kind) {
     case TCP_ENTRY_CONN: {
-        const struct tcp_conn *c = (const struct tcp_conn *)e;
+        const struct tcp_conn *c = e->conn;
         info.sd = c->sd;
         info.orphan = c->orphan;
         info.recv_q = bytebuf_len(&c->rcv);
@@ -666,7 +665,7 @@ static int walk_entry(void *arg, struct hash_node *n)
     }
     case TCP_ENTRY_REQ:
         info.timer = STACK_TIMER_ON;
-        info.retransmits = ((const struct tcp_req *)e)->retries;
+        info.retransmits = e->retries;
         break;
     case TCP_ENTRY_TW:
         info.timer = STACK_TIMER_TIMEWAIT;
@@ -692,5 +691,5 @@ void stack_walk(struct stack *s, stack_walk_fn fn, void *ctx)
         fn(ctx, &info);
     }
     struct walk_ctx w = {s, fn, ctx};
-    hash_table_walk(&s->host.table, walk_entry, &w);
+    tcp_host_walk(&s->host, walk_entry, &w);
 }

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define BYTEBUF_MIN_CAP 64
+
 void bytebuf_init(struct bytebuf *b, uint32_t limit)
 {
     memset(b, 0, sizeof *b);
@@ -18,7 +20,9 @@ void bytebuf_free(struct bytebuf *b)
 
 static int bytebuf_grow(struct bytebuf *b, uint32_t need)
 {
-    uint32_t cap = b->cap ? b->cap : 2048;
+    /* Small first: a request or a response fits a malloc size class that
+     * the allocator's per-thread cache serves. */
+    uint32_t cap = b->cap ? b->cap : BYTEBUF_MIN_CAP;
     while (cap < need)
         cap *= 2;
     if (cap == b->cap)

@@ -1,5 +1,6 @@
-/* A byte ring for send and receive buffers: allocated on first use and grown
- * by doubling up to its limit, so idle connections cost no buffer memory
+/* A byte ring for send and receive buffers: allocated on first use (64 bytes
+ * or the next power of two that holds the data), grown by doubling up to its
+ * limit and freed when it empties, so idle connections cost no buffer memory
  * (DESIGN.md §1: buffers are separate from control blocks). */
 #ifndef SYNACK_BYTEBUF_H
 #define SYNACK_BYTEBUF_H

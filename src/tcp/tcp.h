@@ -15,23 +15,43 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "tcp/bytebuf.h"
 #include "tcp/hash_table.h"
+#include "tcp/pool.h"
 #include "tcp/tcp_types.h"
 #include "tcp/timer_wheel.h"
 #include "wire/wire.h"
 
 enum tcp_entry_kind { TCP_ENTRY_CONN, TCP_ENTRY_REQ, TCP_ENTRY_TW };
 
-/* What every table entry starts with. tuple.src is the local end. */
+/* Entries are named by 32-bit references: a pool in the top bits, the
+ * index in the pool below (pool.h); 0 names nothing. */
+enum tcp_ref_pool { TCP_REF_CONN = 1, TCP_REF_REQ4, TCP_REF_REQ6, TCP_REF_TW4, TCP_REF_TW6 };
+#define TCP_REF(pool, index) (((uint32_t)(pool) << POOL_INDEX_BITS) | (index))
+#define TCP_REF_POOL(ref) ((ref) >> POOL_INDEX_BITS)
+#define TCP_REF_INDEX(ref) ((ref) & (POOL_INDEX_LIMIT - 1))
+_Static_assert(POOL_INDEX_BITS + 3 <= HASH_TABLE_REF_BITS, "references fit a hash_table link");
+
+/* An IPv4 4-tuple as half-open and TIME-WAIT entries keep it (12 bytes;
+ * IPv6 entries keep a struct wire_tuple). Addresses as in wire_addr. */
+struct tcp_tuple4 {
+    uint8_t laddr[4], raddr[4];
+    uint16_t lport, rport;
+};
+
+/* The head of a full control block in the 4-tuple table. tuple.src is the
+ * local end. */
 struct tcp_entry {
-    struct hash_node hnode;
+    uint32_t hnext; /* next in the hash chain (a reference) */
+    uint32_t ref;   /* this entry's reference */
     struct timer_node timer;
     struct wire_tuple tuple;
     uint8_t kind;  /* enum tcp_entry_kind */
     uint8_t state; /* enum tcp_state */
+    bool hashed;   /* in the table */
 };
 
 struct tcp_listener;
@@ -129,28 +149,49 @@ struct tcp_sack_board {
     struct wire_sack_block range[TCP_SACK_RANGES_MAX];
 };
 
-/* Half-open passive connection: what RFC 9293 §3.10.7.2 keeps on a SYN. */
+/* Half-open passive connection: what RFC 9293 §3.10.7.2 keeps on a SYN
+ * (Linux request_sock). In a pool per address family; the IPv6 variant's
+ * tuple (a struct wire_tuple) extends past the struct. Its SYN-ACK timer is
+ * a place in the FIFO of its retry count (all entries there wait the same
+ * interval, so each FIFO is in expiry order). */
 struct tcp_req {
-    struct tcp_entry e;
-    struct tcp_listener *listener;
+    uint32_t hnext;      /* hash chain */
+    uint32_t qnext, qprev; /* retry-level FIFO (references) */
+    uint32_t expires_lo, expires_hi; /* SYN-ACK timer, tcp_time_t */
     uint32_t iss, irs;
     uint32_t ts_recent;
     uint16_t peer_mss;
+    uint16_t listener;   /* index in host->listener_tab */
     uint8_t peer_wscale; /* 0xff: not offered */
     uint8_t retries;
-    bool ts_ok, sack_ok;
-    bool acked; /* final ACK arrived while the accept queue was full */
+    uint8_t state;
+    uint8_t ts_ok : 1, sack_ok : 1,
+        acked : 1, /* final ACK came while the accept queue was full */
+        v6 : 1;
+    uint8_t tuple[sizeof(struct tcp_tuple4)]; /* struct tcp_tuple4, or a struct wire_tuple (v6) */
 };
+#define TCP_REQ_SIZE(v6) \
+    (offsetof(struct tcp_req, tuple) + ((v6) ? sizeof(struct wire_tuple) : sizeof(struct tcp_tuple4)))
+#define TCP_REQ_LEVELS 8 /* retry-level FIFOs; the last holds every higher count */
 
-/* TIME-WAIT entry (RFC 9293 §3.10.7.4, Linux inet_timewait_sock). */
+/* TIME-WAIT entry (RFC 9293 §3.10.7.4, Linux inet_timewait_sock). They all
+ * last tcp_timewait_len, so they live in a ring per address family in
+ * arming order: the ring is their expiry FIFO. The expiry is 32 bits of
+ * microseconds above a base kept per ring block; an entry whose clock
+ * restarts moves to the tail. */
 struct tcp_tw {
-    struct tcp_entry e;
+    uint32_t hnext;
+    uint32_t expires_off; /* expiry - the block's base */
     uint32_t snd_nxt, rcv_nxt;
     uint32_t ts_recent;
     uint32_t last_oow_ack_ms; /* out-of-window ACK rate limit (0: none yet) */
     uint16_t rcv_wnd;
-    bool ts_ok;
+    uint8_t state;
+    uint8_t live : 1, ts_ok : 1, v6 : 1;
+    uint8_t tuple[sizeof(struct tcp_tuple4)]; /* as in struct tcp_req */
 };
+#define TCP_TW_SIZE(v6) \
+    (offsetof(struct tcp_tw, tuple) + ((v6) ? sizeof(struct wire_tuple) : sizeof(struct tcp_tuple4)))
 
 struct tcp_listener {
     int sd;
@@ -163,6 +204,7 @@ struct tcp_listener {
     struct tcp_sockopts opt; /* inherited by children */
     tcp_time_t last_overflow; /* when the SYN queue last overflowed (cookies) */
     bool overflowed;
+    uint16_t idx; /* in host->listener_tab */
     struct tcp_listener *next;
 };
 
@@ -180,13 +222,17 @@ struct tcp_host {
     const struct tcp_config *cfg;
     struct tcp_counters *stats;
     struct tcp_host_ops ops;
-    uint8_t isn_key[16], port_key[16], ts_key[16], cookie_key[2][16];
-    struct hash_table table; /* every tcp_entry by 4-tuple */
-    struct timer_wheel timers;
-    /* TIME-WAIT entries all last tcp_timewait_len, so they expire in the
-     * order they were (re)armed: a FIFO through their timer nodes, oldest
-     * first, kept off the wheel (O(1) arm, restart and expiry). */
-    struct timer_node tw_fifo; /* circular sentinel */
+    uint8_t isn_key[16], port_key[16], ts_key[16], cookie_key[2][16], table_key[16];
+    struct hash_table table; /* every entry by 4-tuple (references) */
+    struct timer_wheel timers; /* control blocks' timers */
+    struct pool conn_pool, req_pool[2]; /* [v6] */
+    struct ring tw_ring[2];             /* [v6]: TIME-WAIT entries, expiry order */
+    uint32_t req_head[TCP_REQ_LEVELS], req_tail[TCP_REQ_LEVELS]; /* SYN-ACK timer FIFOs */
+    uint32_t req_levels; /* bit L: FIFO L is not empty */
+    struct tcp_listener **listener_tab;
+    uint32_t listener_cap;
+    struct wire_tuple memo_tuple; /* the last tuple hashed... */
+    uint32_t memo_hash;           /* ...and its hash (0: none) */
     struct tcp_listener *listeners;
     size_t conns, reqs, tws;
     uint32_t *port_refs; /* connections and TIME-WAIT entries per local port (bind conflicts) */
@@ -215,8 +261,22 @@ void tcp_host_tick(struct tcp_host *h, tcp_time_t now);
 tcp_time_t tcp_host_next_timer(const struct tcp_host *h);
 /* Frees orphans that reached CLOSED during the call. */
 void tcp_host_reap(struct tcp_host *h);
-/* Entry by local-view tuple (src = local), or NULL. */
-struct tcp_entry *tcp_host_lookup(const struct tcp_host *h, const struct wire_tuple *t);
+/* Reference of the entry with a local-view tuple (src = local) and its
+ * table hash, or 0. */
+uint32_t tcp_host_lookup(const struct tcp_host *h, const struct wire_tuple *t, uint32_t hash);
+/* What `ss` shows of a table entry. */
+struct tcp_entry_view {
+    enum tcp_entry_kind kind;
+    enum tcp_state state;
+    struct wire_tuple tuple;
+    tcp_time_t timer_expires; /* 0: no timer */
+    const struct tcp_conn *conn; /* TCP_ENTRY_CONN */
+    uint8_t retries;             /* TCP_ENTRY_REQ: SYN-ACKs retransmitted */
+};
+/* Calls fn for every entry until it returns non-zero. */
+void tcp_host_walk(struct tcp_host *h, int (*fn)(void *ctx, const struct tcp_entry_view *v), void *ctx);
+/* Bytes the host holds for its tables beyond the entries (bucket arrays). */
+size_t tcp_host_table_bytes(const struct tcp_host *h);
 /* True if no entry uses the tuple (for ephemeral port choice). */
 bool tcp_host_tuple_free(const struct tcp_host *h, const struct wire_tuple *t, tcp_time_t now);
 struct tcp_listener *tcp_host_find_listener(const struct tcp_host *h, const struct wire_addr *a,
@@ -231,11 +291,19 @@ struct tcp_listener *tcp_listen(struct tcp_host *h, int sd, const struct wire_en
 /* Next established child, or NULL. */
 struct tcp_conn *tcp_accept(struct tcp_host *h, struct tcp_listener *l, int sd);
 void tcp_listener_close(struct tcp_host *h, struct tcp_listener *l, tcp_time_t now);
+struct tcp_listener *tcp_listener_at(const struct tcp_host *h, uint16_t idx);
 uint32_t tcp_syn_queue_max(const struct tcp_host *h, const struct tcp_listener *l);
 void tcp_listen_input(struct tcp_host *h, struct tcp_listener *l, const struct wire_seg *seg,
                       const struct wire_tuple *local_tuple, tcp_time_t now);
-void tcp_req_input(struct tcp_host *h, struct tcp_req *r, const struct wire_seg *seg, tcp_time_t now);
-void tcp_req_timer(struct tcp_host *h, struct tcp_req *r, tcp_time_t now);
+void tcp_req_input(struct tcp_host *h, uint32_t ref, const struct wire_seg *seg, tcp_time_t now);
+/* SYN-ACK timers: the FIFOs' earliest expiry; fires the earliest if due. */
+tcp_time_t tcp_req_next_timer(const struct tcp_host *h);
+void tcp_req_expire(struct tcp_host *h, tcp_time_t now);
+void tcp_req_get_tuple(const struct tcp_req *r, struct wire_tuple *t);
+static inline tcp_time_t tcp_req_expires(const struct tcp_req *r)
+{
+    return ((tcp_time_t)r->expires_hi << 32) | r->expires_lo;
+}
 
 /* ---- SYN cookies (RFC 4987 §3.6, Linux syncookies.c) ---- */
 #define TCP_COOKIE_MSS_COUNT 4
@@ -259,13 +327,17 @@ bool tcp_cookie_ts_decode(uint32_t ts_ecr, int *wscale, bool *sack);
 void tcp_time_wait(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now);
 /* Returns true if the segment was consumed; false: hand it to a listener
  * (a new SYN that may reuse the tuple, RFC 9293 §3.10.7.4 / RFC 6191). */
-bool tcp_tw_input(struct tcp_host *h, struct tcp_tw *tw, const struct wire_seg *seg, tcp_time_t now);
-void tcp_tw_timer(struct tcp_host *h, struct tcp_tw *tw, tcp_time_t now);
-void tcp_tw_free(struct tcp_host *h, struct tcp_tw *tw, tcp_time_t now);
-/* (Re)starts an entry's 2*MSL: to the FIFO's tail. */
-void tcp_tw_arm(struct tcp_host *h, struct tcp_tw *tw, tcp_time_t expires);
+bool tcp_tw_input(struct tcp_host *h, uint32_t ref, const struct wire_seg *seg, tcp_time_t now);
+/* The rings' earliest expiry, and expiring what is due. */
+tcp_time_t tcp_tw_next_timer(const struct tcp_host *h);
+void tcp_tw_expire(struct tcp_host *h, tcp_time_t now);
+tcp_time_t tcp_tw_expires(const struct tcp_host *h, uint32_t ref);
+void tcp_tw_get_tuple(const struct tcp_tw *tw, struct wire_tuple *t);
 
 /* ---- connections ---- */
+/* A zeroed control block from the host's pool, and its return. */
+struct tcp_conn *tcp_conn_alloc(struct tcp_host *h);
+void tcp_conn_release(struct tcp_conn *c);
 struct tcp_conn *tcp_conn_new(struct tcp_host *h, const struct wire_tuple *t, const struct tcp_sockopts *opt);
 /* Active OPEN (RFC 9293 §3.10.1): sends the SYN. */
 int tcp_connect(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now);
@@ -337,10 +409,51 @@ bool tcp_challenge_ack_allowed(struct tcp_host *h, tcp_time_t now);
 uint32_t tcp_isn(const struct tcp_host *h, const struct wire_tuple *local_view, tcp_time_t now);
 uint32_t tcp_ts_offset(const struct tcp_host *h, const struct wire_tuple *local_view);
 static inline uint32_t tcp_ts_now(tcp_time_t now) { return (uint32_t)(now / 1000u); } /* 1 ms clock */
-uint64_t tcp_tuple_hash(const struct tcp_host *h, const struct wire_tuple *t);
-/* 0, or -ENOMEM when the table cannot hold it. */
+/* Table hash of a local-view tuple (keyed SipHash-1-3, never 0); the last
+ * one is remembered, so a segment's tuple is hashed once. */
+uint32_t tcp_tuple_hash(const struct tcp_host *h, const struct wire_tuple *t);
+/* The entry a reference names. */
+static inline void *tcp_ref_ptr(const struct tcp_host *h, uint32_t ref)
+{
+    uint32_t i = TCP_REF_INDEX(ref);
+    switch (TCP_REF_POOL(ref)) {
+    case TCP_REF_CONN:
+        return pool_at(&h->conn_pool, i);
+    case TCP_REF_REQ4:
+    case TCP_REF_REQ6:
+        return pool_at(&h->req_pool[TCP_REF_POOL(ref) == TCP_REF_REQ6], i);
+    default:
+        return ring_at(&h->tw_ring[TCP_REF_POOL(ref) == TCP_REF_TW6], i);
+    }
+}
+/* Files a reference (kind counted) or takes it out. 0, or -ENOMEM. */
+int tcp_table_insert(struct tcp_host *h, uint32_t ref, const struct wire_tuple *t);
+void tcp_table_remove(struct tcp_host *h, uint32_t ref, const struct wire_tuple *t);
+/* A control block into the table and out (its timer cancelled). */
 int tcp_entry_insert(struct tcp_host *h, struct tcp_entry *e);
 void tcp_entry_remove(struct tcp_host *h, struct tcp_entry *e);
+/* tcp_set_state for entries that are not control blocks. */
+void tcp_set_state_raw(struct tcp_host *h, uint8_t *state, const struct wire_tuple *t, int sd, enum tcp_state to,
+                       tcp_time_t now);
+/* The compact tuple forms of half-open and TIME-WAIT entries. */
+static inline bool tcp_addr_is_v4(const struct wire_addr *a) /* wire_addr_is_v4, inline */
+{
+    static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return memcmp(a->b, v4_prefix, 12) == 0;
+}
+static inline bool tcp_tuple_is_v4(const struct wire_tuple *t)
+{
+    return tcp_addr_is_v4(&t->src) && tcp_addr_is_v4(&t->dst);
+}
+/* wire_tuple_eq, inline: the struct has no padding. */
+static inline bool tcp_tuple_same(const struct wire_tuple *a, const struct wire_tuple *b)
+{
+    return memcmp(a, b, sizeof *a) == 0;
+}
+void tcp_tuple_pack(void *dst, const struct wire_tuple *t, bool v6);
+void tcp_tuple_unpack(struct wire_tuple *t, const void *src, bool v6);
+/* SipHash-2-4: libsodium's crypto_shorthash_siphash24, as a number. */
+uint64_t tcp_siphash24(const uint8_t key[16], const void *m, size_t len);
 uint16_t tcp_rcv_window_field(struct tcp_conn *c);
 /* The MSS a SYN announces; without one (or with 0, which Linux ignores)
  * the default of RFC 9293 §3.7.1 (536) or RFC 8200 §5 (1220 for IPv6). */

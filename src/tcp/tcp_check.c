@@ -1,7 +1,7 @@
 /* The invariant checker (tcp_check.h). Each rule names where it comes
  * from; the first one broken is described and the walk stops. Read-only:
- * the table is walked through the hash_table API, the TIME-WAIT FIFO and
- * the listener lists are only followed. */
+ * the table is walked through tcp_host_walk, the SYN-ACK FIFOs, the
+ * TIME-WAIT rings and the listener lists are only followed. */
 #include "tcp/tcp_check.h"
 
 #include <stdarg.h>
@@ -10,7 +10,6 @@
 
 #include "tcp/tcp.h"
 
-#define entry_of(n) ((const struct tcp_entry *)((const char *)(n) - offsetof(struct tcp_entry, hnode)))
 
 struct check {
     char *buf;
@@ -242,65 +241,127 @@ static bool listener_known(const struct tcp_host *h, const struct tcp_listener *
     return false;
 }
 
-static int walk_entry(void *ctx, struct hash_node *n)
+/* An entry that is not a control block, as fail() shows it. */
+static const struct tcp_entry *shown(struct tcp_entry *e, const struct tcp_entry_view *v)
+{
+    *e = (struct tcp_entry){0};
+    e->tuple = v->tuple;
+    e->kind = (uint8_t)v->kind;
+    e->state = (uint8_t)v->state;
+    return e;
+}
+
+static int walk_entry(void *ctx, const struct tcp_entry_view *v)
 {
     struct table_walk *w = ctx;
-    const struct tcp_entry *e = entry_of(n);
-    switch (e->kind) {
+    struct tcp_entry e;
+    switch (v->kind) {
     case TCP_ENTRY_CONN:
         w->conns++;
-        w->timers += timer_armed(&e->timer);
-        if (!check_conn(w->k, (const struct tcp_conn *)e, true))
+        w->timers += timer_armed(&v->conn->e.timer);
+        if (!check_conn(w->k, v->conn, true))
             return 1;
         break;
-    case TCP_ENTRY_REQ: {
-        const struct tcp_req *r = (const struct tcp_req *)e;
+    case TCP_ENTRY_REQ:
         w->reqs++;
-        w->timers += timer_armed(&e->timer);
-        if (e->state != TCP_STATE_SYN_RECEIVED)
-            return !fail(w->k, e, "a half-open entry not in SYN-RECEIVED");
-        if (!timer_armed(&e->timer))
-            return !fail(w->k, e, "no SYN-ACK retransmission timer");
-        if (!r->listener || !listener_known(w->h, r->listener))
-            return !fail(w->k, e, "its listener is gone");
+        if (v->state != TCP_STATE_SYN_RECEIVED)
+            return !fail(w->k, shown(&e, v), "a half-open entry not in SYN-RECEIVED");
         break;
-    }
     case TCP_ENTRY_TW:
         w->tws++;
-        if (e->state != TCP_STATE_TIME_WAIT)
-            return !fail(w->k, e, "a TIME-WAIT entry in another state");
-        if (!e->timer.next)
-            return !fail(w->k, e, "not on the TIME-WAIT expiry list");
+        if (v->state != TCP_STATE_TIME_WAIT)
+            return !fail(w->k, shown(&e, v), "a TIME-WAIT entry in another state");
         break;
     default:
-        return !fail(w->k, e, "entry kind %u unknown", e->kind);
+        return !fail(w->k, shown(&e, v), "entry kind %u unknown", (unsigned)v->kind);
     }
     return 0;
 }
 
-struct req_count {
-    const struct tcp_listener *l;
-    uint32_t n;
-};
-
-static int count_reqs(void *ctx, struct hash_node *n)
+/* The SYN-ACK timer FIFOs hold every half-open entry once, each FIFO in
+ * expiry order, each entry at the level of its retry count, with a live
+ * listener; per listener they add up to its SYN queue. */
+static bool check_req_fifos(struct check *k, const struct tcp_host *h)
 {
-    struct req_count *rc = ctx;
-    const struct tcp_entry *e = entry_of(n);
-    rc->n += e->kind == TCP_ENTRY_REQ && ((const struct tcp_req *)e)->listener == rc->l;
-    return 0;
+    size_t n = 0;
+    for (unsigned lv = 0; lv < TCP_REQ_LEVELS; lv++) {
+        if (((h->req_levels >> lv) & 1) != (h->req_head[lv] != 0))
+            return fail(k, NULL, "SYN-ACK FIFO %u: level bitmap disagrees", lv);
+        uint32_t prev = 0;
+        tcp_time_t last = 0;
+        for (uint32_t ref = h->req_head[lv]; ref; prev = ref, ref = ((const struct tcp_req *)tcp_ref_ptr(h, ref))->qnext) {
+            const struct tcp_req *r = tcp_ref_ptr(h, ref);
+            struct wire_tuple t;
+            tcp_req_get_tuple(r, &t);
+            struct tcp_entry e = {.tuple = t, .kind = TCP_ENTRY_REQ, .state = r->state};
+            if (++n > h->reqs)
+                return fail(k, NULL, "SYN-ACK FIFOs hold more than the %zu half-open entries", h->reqs);
+            if (r->qprev != prev)
+                return fail(k, &e, "SYN-ACK FIFO %u: back link broken", lv);
+            if ((r->retries < TCP_REQ_LEVELS ? r->retries : TCP_REQ_LEVELS - 1) != lv)
+                return fail(k, &e, "in SYN-ACK FIFO %u with %u retries", lv, r->retries);
+            if (tcp_req_expires(r) < last)
+                return fail(k, &e, "SYN-ACK FIFO %u out of order", lv);
+            last = tcp_req_expires(r);
+            const struct tcp_listener *l = r->listener < h->listener_cap ? h->listener_tab[r->listener] : NULL;
+            if (!l || !listener_known(h, l))
+                return fail(k, &e, "its listener is gone");
+            if (tcp_host_lookup(h, &t, tcp_tuple_hash(h, &t)) != ref)
+                return fail(k, &e, "in a SYN-ACK FIFO but not in the table");
+        }
+        if (h->req_tail[lv] != prev)
+            return fail(k, NULL, "SYN-ACK FIFO %u: tail is not the last entry", lv);
+    }
+    if (n != h->reqs)
+        return fail(k, NULL, "SYN-ACK FIFOs hold %zu entries, the host counts %zu", n, h->reqs);
+    return true;
+}
+
+/* The TIME-WAIT rings: live entries are those in the table, in expiry order. */
+static bool check_tw_rings(struct check *k, const struct tcp_host *h)
+{
+    size_t live = 0;
+    for (int v6 = 0; v6 < 2; v6++) {
+        const struct ring *r = &h->tw_ring[v6];
+        tcp_time_t last = 0;
+        if (!ring_empty(r) && !((const struct tcp_tw *)ring_at(r, r->head))->live)
+            return fail(k, NULL, "TIME-WAIT ring %d: a dead entry at the head", v6);
+        for (uint32_t i = r->head; i != r->tail; i = (i + 1) & (POOL_INDEX_LIMIT - 1)) {
+            const struct tcp_tw *tw = ring_at(r, i);
+            if (!tw->live)
+                continue;
+            uint32_t ref = TCP_REF(v6 ? TCP_REF_TW6 : TCP_REF_TW4, i);
+            tcp_time_t at = tcp_tw_expires(h, ref);
+            struct wire_tuple t;
+            tcp_tw_get_tuple(tw, &t);
+            struct tcp_entry e = {.tuple = t, .kind = TCP_ENTRY_TW, .state = tw->state};
+            if (at < last)
+                return fail(k, &e, "TIME-WAIT ring out of order (%llu after %llu)", (unsigned long long)at,
+                            (unsigned long long)last);
+            last = at;
+            if (tcp_host_lookup(h, &t, tcp_tuple_hash(h, &t)) != ref)
+                return fail(k, &e, "live in a TIME-WAIT ring but not in the table");
+            if (++live > h->tws)
+                break;
+        }
+    }
+    if (live != h->tws)
+        return fail(k, NULL, "TIME-WAIT rings hold %zu live entries, the host counts %zu", live, h->tws);
+    return true;
 }
 
 static bool check_listeners(struct check *k, const struct tcp_host *h)
 {
     for (const struct tcp_listener *l = h->listeners; l; l = l->next) {
         uint32_t queued = 0;
+        if (l->idx >= h->listener_cap || h->listener_tab[l->idx] != l)
+            return fail(k, NULL, "listener port %u: not at its index %u", l->local.port, l->idx);
         for (const struct tcp_conn *c = l->accept_head; c; c = c->accept_next) {
             if (++queued > l->accept_q_len)
                 break;
             if (c->parent != l || c->sd >= 0)
                 return fail(k, &c->e, "in listener %u's accept queue but parent/descriptor disagree", l->local.port);
-            if (!check_conn(k, c, c->e.hnode.hash != 0))
+            if (!check_conn(k, c, c->e.hashed))
                 return false;
         }
         if (queued != l->accept_q_len)
@@ -310,10 +371,12 @@ static bool check_listeners(struct check *k, const struct tcp_host *h)
         if (l->accept_q_len > l->backlog + 1)
             return fail(k, NULL, "listener port %u: accept queue %u over backlog %u", l->local.port,
                         l->accept_q_len, l->backlog);
-        struct req_count rc = {l, 0};
-        hash_table_walk(&h->table, count_reqs, &rc);
-        if (rc.n != l->syn_q_len || l->syn_q_young > l->syn_q_len)
-            return fail(k, NULL, "listener port %u: SYN queue holds %u, counted %u (young %u)", l->local.port, rc.n,
+        uint32_t n = 0;
+        for (unsigned lv = 0; lv < TCP_REQ_LEVELS; lv++)
+            for (uint32_t ref = h->req_head[lv]; ref; ref = ((const struct tcp_req *)tcp_ref_ptr(h, ref))->qnext)
+                n += ((const struct tcp_req *)tcp_ref_ptr(h, ref))->listener == l->idx;
+        if (n != l->syn_q_len || l->syn_q_young > l->syn_q_len)
+            return fail(k, NULL, "listener port %u: SYN queue holds %u, counted %u (young %u)", l->local.port, n,
                         l->syn_q_len, l->syn_q_young);
     }
     return true;
@@ -325,7 +388,7 @@ const char *tcp_check_conn(const struct tcp_conn *c, char *buf, size_t cap)
     if (!cap)
         return NULL;
     buf[0] = 0;
-    check_conn(&k, c, c->e.hnode.hash != 0);
+    check_conn(&k, c, c->e.hashed);
     return k.failed ? buf : NULL;
 }
 
@@ -336,7 +399,7 @@ const char *tcp_check_host(const struct tcp_host *h, char *buf, size_t cap)
         return NULL;
     buf[0] = 0;
     struct table_walk w = {.h = h, .k = &k};
-    hash_table_walk(&h->table, walk_entry, &w);
+    tcp_host_walk((struct tcp_host *)h, walk_entry, &w); /* read-only */
     if (k.failed)
         return buf;
     /* Accounting: one count per kind of entry, equal to what the table holds. */
@@ -346,25 +409,14 @@ const char *tcp_check_host(const struct tcp_host *h, char *buf, size_t cap)
              h->conns, h->reqs, h->tws, w.conns, w.reqs, w.tws, hash_table_count(&h->table));
         return buf;
     }
-    /* Every armed wheel node belongs to a table entry (TIME-WAIT runs off the wheel). */
+    /* Every armed wheel node belongs to a control block (half-open and
+     * TIME-WAIT entries run off the wheel). */
     if (w.timers != timer_count(&h->timers)) {
         fail(&k, NULL, "%zu timers armed in the wheel, %zu entries have one", timer_count(&h->timers), w.timers);
         return buf;
     }
-    size_t fifo = 0;
-    tcp_time_t last = 0;
-    for (const struct timer_node *n = h->tw_fifo.next; n != &h->tw_fifo && fifo <= h->tws; n = n->next, fifo++) {
-        if (n->expires < last) {
-            fail(&k, NULL, "TIME-WAIT expiry list out of order (%llu after %llu)", (unsigned long long)n->expires,
-                 (unsigned long long)last);
-            return buf;
-        }
-        last = n->expires;
-    }
-    if (fifo != h->tws) {
-        fail(&k, NULL, "TIME-WAIT expiry list holds %zu entries, the host counts %zu", fifo, h->tws);
+    if (!check_req_fifos(&k, h) || !check_tw_rings(&k, h))
         return buf;
-    }
     if (!check_listeners(&k, h))
         return buf;
     if (h->graveyard)

@@ -8,7 +8,7 @@
 
 struct tcp_conn *tcp_conn_new(struct tcp_host *h, const struct wire_tuple *t, const struct tcp_sockopts *opt)
 {
-    struct tcp_conn *c = calloc(1, sizeof *c);
+    struct tcp_conn *c = tcp_conn_alloc(h);
     if (!c)
         return NULL;
     const struct tcp_config *cfg = h->cfg;
@@ -41,7 +41,7 @@ void tcp_conn_free(struct tcp_conn *c)
     tcp_sack_free(c);
     bytebuf_free(&c->snd);
     bytebuf_free(&c->rcv);
-    free(c);
+    tcp_conn_release(c);
 }
 
 bool tcp_conn_synchronized(const struct tcp_conn *c)

@@ -9,6 +9,34 @@
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
+static uint32_t *entry_next(void *ctx, uint32_t ref)
+{
+    return (uint32_t *)tcp_ref_ptr(ctx, ref); /* hnext comes first in every entry */
+}
+
+static void ref_tuple(const struct tcp_host *h, uint32_t ref, struct wire_tuple *t)
+{
+    const void *p = tcp_ref_ptr(h, ref);
+    switch (TCP_REF_POOL(ref)) {
+    case TCP_REF_CONN:
+        *t = ((const struct tcp_conn *)p)->e.tuple;
+        break;
+    case TCP_REF_REQ4:
+    case TCP_REF_REQ6:
+        tcp_req_get_tuple(p, t);
+        break;
+    default:
+        tcp_tw_get_tuple(p, t);
+    }
+}
+
+static uint32_t entry_hash(void *ctx, uint32_t ref)
+{
+    struct wire_tuple t;
+    ref_tuple(ctx, ref, &t);
+    return tcp_tuple_hash(ctx, &t);
+}
+
 int tcp_host_init(struct tcp_host *h, const struct tcp_config *cfg, struct tcp_counters *stats,
                    const struct tcp_host_ops *ops, const uint8_t secret[32], tcp_time_t now)
 {
@@ -18,32 +46,31 @@ int tcp_host_init(struct tcp_host *h, const struct tcp_config *cfg, struct tcp_c
     h->ops = *ops;
     /* Independent keys per use, derived from the host secret (RFC 6528 §3:
      * the secret must not be derivable from what the ISNs show). */
-    static const char *const ctx[5] = {"isn-key", "port-key", "tsoffset", "cookie-0", "cookie-1"};
-    uint8_t *keys[5] = {h->isn_key, h->port_key, h->ts_key, h->cookie_key[0], h->cookie_key[1]};
-    for (int i = 0; i < 5; i++)
+    static const char *const ctx[6] = {"isn-key", "port-key", "tsoffset", "cookie-0", "cookie-1", "tablekey"};
+    uint8_t *keys[6] = {h->isn_key, h->port_key, h->ts_key, h->cookie_key[0], h->cookie_key[1], h->table_key};
+    for (int i = 0; i < 6; i++)
         crypto_generichash(keys[i], 16, (const uint8_t *)ctx[i], strlen(ctx[i]), secret, 32);
     timer_wheel_init(&h->timers, now);
-    h->tw_fifo.next = h->tw_fifo.prev = &h->tw_fifo;
+    /* Blocks of about 16-32 KiB. */
+    pool_init(&h->conn_pool, sizeof(struct tcp_conn), 6);
+    for (int v6 = 0; v6 < 2; v6++) {
+        pool_init(&h->req_pool[v6], TCP_REQ_SIZE(v6), 9);
+        ring_init(&h->tw_ring[v6], TCP_TW_SIZE(v6), 9);
+    }
     h->port_refs = calloc(65536, sizeof *h->port_refs);
     if (!h->port_refs)
         return -ENOMEM;
-    return hash_table_init(&h->table, 1024);
+    return hash_table_init(&h->table, 1024, entry_next, entry_hash, h);
 }
 
-static int free_entry(void *ctx, struct hash_node *n)
+static int free_entry(void *ctx, uint32_t ref)
 {
     struct tcp_host *h = ctx;
-    struct tcp_entry *e = container_of(n, struct tcp_entry, hnode);
-    hash_table_remove(&h->table, n);
-    if (e->kind == TCP_ENTRY_CONN) {
-        struct tcp_conn *c = (struct tcp_conn *)e;
-        if (c->sd < 0) /* descriptor-owned connections are freed by their owner */
-            tcp_conn_free(c);
-        else
-            c->e.hnode.hash = 0;
-    } else {
-        free(e);
-    }
+    if (TCP_REF_POOL(ref) != TCP_REF_CONN)
+        return 0; /* the pools go whole */
+    struct tcp_conn *c = tcp_ref_ptr(h, ref);
+    if (c->sd < 0) /* descriptor-owned connections are freed by their owner */
+        tcp_conn_free(c);
     return 0;
 }
 
@@ -62,8 +89,16 @@ void tcp_host_destroy(struct tcp_host *h)
         }
         free(l);
     }
+    free(h->listener_tab);
+    h->listener_tab = NULL;
     hash_table_walk(&h->table, free_entry, h);
     hash_table_free(&h->table);
+    /* Control blocks still owned by descriptors must be freed before. */
+    pool_destroy(&h->conn_pool);
+    for (int v6 = 0; v6 < 2; v6++) {
+        pool_destroy(&h->req_pool[v6]);
+        ring_destroy(&h->tw_ring[v6]);
+    }
     free(h->port_refs);
     h->port_refs = NULL;
 }
@@ -73,7 +108,7 @@ void tcp_host_destroy(struct tcp_host *h)
  * nothing), 36 for IPv6. Returns the length. */
 static size_t tuple_bytes(const struct wire_tuple *t, uint8_t out[36])
 {
-    size_t a = wire_addr_is_v4(&t->src) && wire_addr_is_v4(&t->dst) ? 4 : 16;
+    size_t a = tcp_tuple_is_v4(t) ? 4 : 16;
     memcpy(out, t->src.b + 16 - a, a);
     memcpy(out + a, t->dst.b + 16 - a, a);
     out[2 * a] = (uint8_t)(t->sport >> 8);
@@ -83,21 +118,123 @@ static size_t tuple_bytes(const struct wire_tuple *t, uint8_t out[36])
     return 2 * a + 4;
 }
 
-static uint64_t siphash(const uint8_t key[16], const uint8_t *msg, size_t len)
+/* The table's hash: SipHash-1-3 (Linux hsiphash on 64-bit), inline, with
+ * its own key; a table hash must be keyed against hash flooding but need
+ * not be a strong MAC, and libsodium offers only SipHash-2-4. ISNs, ports,
+ * timestamp offsets and cookies use libsodium's SipHash-2-4. */
+#define SIP_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIP_ROUND(v0, v1, v2, v3)                                                                          \
+    do {                                                                                                  \
+        v0 += v1; v1 = SIP_ROTL(v1, 13); v1 ^= v0; v0 = SIP_ROTL(v0, 32);                                 \
+        v2 += v3; v3 = SIP_ROTL(v3, 16); v3 ^= v2;                                                        \
+        v0 += v3; v3 = SIP_ROTL(v3, 21); v3 ^= v0;                                                        \
+        v2 += v1; v1 = SIP_ROTL(v1, 17); v1 ^= v2; v2 = SIP_ROTL(v2, 32);                                 \
+    } while (0)
+
+static inline uint64_t load_le64(const uint8_t *p)
 {
-    uint8_t out[8];
-    crypto_shorthash_siphash24(out, msg, len, key);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     uint64_t v;
-    memcpy(&v, out, 8);
+    memcpy(&v, p, 8);
     return v;
+#else
+    uint64_t v = 0;
+    for (int j = 0; j < 8; j++)
+        v |= (uint64_t)p[j] << (8 * j);
+    return v;
+#endif
 }
 
-uint64_t tcp_tuple_hash(const struct tcp_host *h, const struct wire_tuple *t)
+/* SipHash-c-d over bytes (Aumasson and Bernstein); c and d are constants
+ * at every call. */
+static inline uint64_t siphash_cd(const uint8_t key[16], const uint8_t *m, size_t len, int c, int d)
 {
-    uint8_t b[36];
-    size_t n = tuple_bytes(t, b);
-    return siphash(h->port_key, b, n) | 1; /* never 0: 0 marks "not hashed" */
+    uint64_t k0 = load_le64(key), k1 = load_le64(key + 8);
+    uint64_t v0 = k0 ^ UINT64_C(0x736f6d6570736575), v1 = k1 ^ UINT64_C(0x646f72616e646f6d);
+    uint64_t v2 = k0 ^ UINT64_C(0x6c7967656e657261), v3 = k1 ^ UINT64_C(0x7465646279746573);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w = load_le64(m + i);
+        v3 ^= w;
+        for (int r = 0; r < c; r++)
+            SIP_ROUND(v0, v1, v2, v3);
+        v0 ^= w;
+    }
+    uint8_t tail[8] = {0};
+    memcpy(tail, m + i, len - i);
+    uint64_t b = ((uint64_t)len << 56) | load_le64(tail);
+    v3 ^= b;
+    for (int r = 0; r < c; r++)
+        SIP_ROUND(v0, v1, v2, v3);
+    v0 ^= b;
+    v2 ^= 0xff;
+    for (int r = 0; r < d; r++)
+        SIP_ROUND(v0, v1, v2, v3);
+    return v0 ^ v1 ^ v2 ^ v3;
 }
+
+/* libsodium's SipHash-2-4 (crypto_shorthash_siphash24) as a number. */
+uint64_t tcp_siphash24(const uint8_t key[16], const void *m, size_t len)
+{
+    uint8_t out[crypto_shorthash_siphash24_BYTES];
+    crypto_shorthash_siphash24(out, m, len, key);
+    return load_le64(out);
+}
+
+uint32_t tcp_tuple_hash(const struct tcp_host *h, const struct wire_tuple *t)
+{
+    if (h->memo_hash && tcp_tuple_same(t, &h->memo_tuple))
+        return h->memo_hash;
+    uint8_t b[36];
+    size_t n;
+    if (tcp_tuple_is_v4(t)) {
+        tcp_tuple_pack(b, t, false);
+        n = sizeof(struct tcp_tuple4);
+    } else {
+        n = tuple_bytes(t, b);
+    }
+    uint64_t v = siphash_cd(h->table_key, b, n, 1, 3);
+    uint32_t hash = (uint32_t)(v ^ (v >> 32)) | 1; /* never 0: 0 is "none" */
+    /* Logically const, like the timer wheel's cache: no tcp_host is ever
+     * defined const. */
+    struct tcp_host *m = (struct tcp_host *)h;
+    m->memo_tuple = *t;
+    m->memo_hash = hash;
+    return hash;
+}
+
+/* ---- compact tuples ---- */
+void tcp_tuple_pack(void *dst, const struct wire_tuple *t, bool v6)
+{
+    if (v6) {
+        memcpy(dst, t, sizeof *t);
+        return;
+    }
+    struct tcp_tuple4 p;
+    memcpy(p.laddr, t->src.b + 12, 4);
+    memcpy(p.raddr, t->dst.b + 12, 4);
+    p.lport = t->sport;
+    p.rport = t->dport;
+    memcpy(dst, &p, sizeof p);
+}
+
+void tcp_tuple_unpack(struct wire_tuple *t, const void *src, bool v6)
+{
+    if (v6) {
+        memcpy(t, src, sizeof *t);
+        return;
+    }
+    struct tcp_tuple4 p;
+    memcpy(&p, src, sizeof p);
+    *t = (struct wire_tuple){0};
+    t->src = wire_addr_v4(0);
+    t->dst = wire_addr_v4(0);
+    memcpy(t->src.b + 12, p.laddr, 4);
+    memcpy(t->dst.b + 12, p.raddr, 4);
+    t->sport = p.lport;
+    t->dport = p.rport;
+}
+
 
 /* RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey),
  * M a 4-microsecond clock, F SipHash-2-4. */
@@ -105,7 +242,7 @@ uint32_t tcp_isn(const struct tcp_host *h, const struct wire_tuple *local_view, 
 {
     uint8_t b[36];
     size_t n = tuple_bytes(local_view, b);
-    return (uint32_t)siphash(h->isn_key, b, n) + (uint32_t)(now / 4u);
+    return (uint32_t)tcp_siphash24(h->isn_key, b, n) + (uint32_t)(now / 4u);
 }
 
 /* RFC 7323 §5.4: a per-connection random offset for TSval (Linux does the same). */
@@ -113,7 +250,7 @@ uint32_t tcp_ts_offset(const struct tcp_host *h, const struct wire_tuple *local_
 {
     uint8_t b[36];
     size_t n = tuple_bytes(local_view, b);
-    return (uint32_t)siphash(h->ts_key, b, n);
+    return (uint32_t)tcp_siphash24(h->ts_key, b, n);
 }
 
 /* RFC 6056 §3.3.3 (Algorithm 3): offset = F(local IP, remote IP, remote port, secret). */
@@ -125,76 +262,175 @@ uint32_t tcp_port_offset(const struct tcp_host *h, const struct wire_addr *local
     memcpy(b + 16, remote->addr.b, 16);
     b[32] = (uint8_t)(remote->port >> 8);
     b[33] = (uint8_t)remote->port;
-    return (uint32_t)siphash(h->port_key, b, sizeof b);
+    return (uint32_t)tcp_siphash24(h->port_key, b, sizeof b);
 }
 
 /* ---- table ---- */
-/* hnode.hash == 0 marks an entry out of the table: tcp_tuple_hash is never 0. */
-int tcp_entry_insert(struct tcp_host *h, struct tcp_entry *e)
+static enum tcp_entry_kind ref_kind(uint32_t ref)
 {
-    if (hash_table_insert(&h->table, &e->hnode, tcp_tuple_hash(h, &e->tuple)) < 0) {
-        e->hnode.hash = 0;
+    uint32_t pool = TCP_REF_POOL(ref);
+    return pool == TCP_REF_CONN ? TCP_ENTRY_CONN : pool <= TCP_REF_REQ6 ? TCP_ENTRY_REQ : TCP_ENTRY_TW;
+}
+
+int tcp_table_insert(struct tcp_host *h, uint32_t ref, const struct wire_tuple *t)
+{
+    if (hash_table_insert(&h->table, ref, tcp_tuple_hash(h, t)) < 0)
         return -ENOMEM;
-    }
-    if (e->kind == TCP_ENTRY_CONN)
+    enum tcp_entry_kind kind = ref_kind(ref);
+    if (kind == TCP_ENTRY_CONN)
         h->conns++;
-    else if (e->kind == TCP_ENTRY_REQ)
+    else if (kind == TCP_ENTRY_REQ)
         h->reqs++;
     else
         h->tws++;
-    h->port_refs[e->tuple.sport] += e->kind != TCP_ENTRY_REQ;
+    h->port_refs[t->sport] += kind != TCP_ENTRY_REQ;
+    return 0;
+}
+
+void tcp_table_remove(struct tcp_host *h, uint32_t ref, const struct wire_tuple *t)
+{
+    if (!hash_table_remove(&h->table, ref, tcp_tuple_hash(h, t)))
+        return;
+    enum tcp_entry_kind kind = ref_kind(ref);
+    if (kind == TCP_ENTRY_CONN)
+        h->conns--;
+    else if (kind == TCP_ENTRY_REQ)
+        h->reqs--;
+    else
+        h->tws--;
+    h->port_refs[t->sport] -= kind != TCP_ENTRY_REQ;
+}
+
+int tcp_entry_insert(struct tcp_host *h, struct tcp_entry *e)
+{
+    if (tcp_table_insert(h, e->ref, &e->tuple) < 0)
+        return -ENOMEM;
+    e->hashed = true;
     return 0;
 }
 
 void tcp_entry_remove(struct tcp_host *h, struct tcp_entry *e)
 {
-    if (!e->hnode.hash)
+    if (!e->hashed)
         return;
-    hash_table_remove(&h->table, &e->hnode);
-    e->hnode.hash = 0;
-    if (e->kind == TCP_ENTRY_TW) {
-        if (e->timer.next) { /* unlink from the TIME-WAIT FIFO */
-            e->timer.prev->next = e->timer.next;
-            e->timer.next->prev = e->timer.prev;
-            e->timer.next = e->timer.prev = NULL;
-        }
-    } else {
-        timer_cancel(&h->timers, &e->timer);
-    }
-    if (e->kind == TCP_ENTRY_CONN)
-        h->conns--;
-    else if (e->kind == TCP_ENTRY_REQ)
-        h->reqs--;
-    else
-        h->tws--;
-    h->port_refs[e->tuple.sport] -= e->kind != TCP_ENTRY_REQ;
+    tcp_table_remove(h, e->ref, &e->tuple);
+    e->hashed = false;
+    timer_cancel(&h->timers, &e->timer);
 }
 
-struct tcp_entry *tcp_host_lookup(const struct tcp_host *h, const struct wire_tuple *t)
+struct tcp_conn *tcp_conn_alloc(struct tcp_host *h)
 {
-    uint64_t hash = tcp_tuple_hash(h, t);
-    for (struct hash_node *n = hash_table_first(&h->table, hash); n; n = hash_table_next(n)) {
-        struct tcp_entry *e = container_of(n, struct tcp_entry, hnode);
-        if (wire_tuple_eq(&e->tuple, t))
-            return e;
+    uint32_t i;
+    struct tcp_conn *c = pool_alloc(&h->conn_pool, &i);
+    if (c)
+        c->e.ref = TCP_REF(TCP_REF_CONN, i);
+    return c;
+}
+
+void tcp_conn_release(struct tcp_conn *c)
+{
+    pool_free(&c->host->conn_pool, TCP_REF_INDEX(c->e.ref));
+}
+
+uint32_t tcp_host_lookup(const struct tcp_host *h, const struct wire_tuple *t, uint32_t hash)
+{
+    uint32_t cursor = hash_table_cursor(&h->table, hash), ref;
+    if (!cursor)
+        return 0;
+    bool v4 = tcp_tuple_is_v4(t);
+    uint8_t key4[sizeof(struct tcp_tuple4)];
+    if (v4)
+        tcp_tuple_pack(key4, t, false);
+    while ((ref = hash_table_scan_with(&h->table, &cursor, hash, entry_next, (void *)h))) {
+        const uint8_t *p = tcp_ref_ptr(h, ref);
+        switch (TCP_REF_POOL(ref)) {
+        case TCP_REF_CONN:
+            if (tcp_tuple_same(&((const struct tcp_conn *)(const void *)p)->e.tuple, t))
+                return ref;
+            break;
+        case TCP_REF_REQ4:
+            if (v4 && memcmp(p + offsetof(struct tcp_req, tuple), key4, sizeof key4) == 0)
+                return ref;
+            break;
+        case TCP_REF_TW4:
+            if (v4 && memcmp(p + offsetof(struct tcp_tw, tuple), key4, sizeof key4) == 0)
+                return ref;
+            break;
+        case TCP_REF_REQ6:
+            if (!v4 && memcmp(p + offsetof(struct tcp_req, tuple), t, sizeof *t) == 0)
+                return ref;
+            break;
+        default:
+            if (!v4 && memcmp(p + offsetof(struct tcp_tw, tuple), t, sizeof *t) == 0)
+                return ref;
+        }
     }
-    return NULL;
+    return 0;
 }
 
 bool tcp_host_tuple_free(const struct tcp_host *h, const struct wire_tuple *t, tcp_time_t now)
 {
-    struct tcp_entry *e = tcp_host_lookup(h, t);
-    if (!e)
+    uint32_t ref = tcp_host_lookup(h, t, tcp_tuple_hash(h, t));
+    if (!ref)
         return true;
     /* tcp_tw_reuse (Linux): a TIME-WAIT tuple may be reused for an outgoing
      * connection once it is a second old (2: loopback only; we treat our
      * simulated and TUN peers as non-loopback, so only 1 enables it). */
-    if (e->kind == TCP_ENTRY_TW && h->cfg->tcp_tw_reuse == 1 && now > 0) {
-        const struct tcp_tw *tw = (const struct tcp_tw *)e;
-        tcp_time_t born = tw->e.timer.expires - TCP_SEC(h->cfg->tcp_timewait_len);
+    if (ref_kind(ref) == TCP_ENTRY_TW && h->cfg->tcp_tw_reuse == 1 && now > 0) {
+        const struct tcp_tw *tw = tcp_ref_ptr(h, ref);
+        tcp_time_t born = tcp_tw_expires(h, ref) - TCP_SEC(h->cfg->tcp_timewait_len);
         return tw->ts_ok && now >= born + TCP_SEC(1);
     }
     return false;
+}
+
+struct walk_ctx {
+    struct tcp_host *h;
+    int (*fn)(void *ctx, const struct tcp_entry_view *v);
+    void *ctx;
+};
+
+static int walk_entry(void *arg, uint32_t ref)
+{
+    struct walk_ctx *w = arg;
+    const void *p = tcp_ref_ptr(w->h, ref);
+    struct tcp_entry_view v = {0};
+    v.kind = ref_kind(ref);
+    ref_tuple(w->h, ref, &v.tuple);
+    switch (v.kind) {
+    case TCP_ENTRY_CONN: {
+        const struct tcp_conn *c = p;
+        v.state = (enum tcp_state)c->e.state;
+        v.conn = c;
+        v.timer_expires = timer_armed(&c->e.timer) ? c->e.timer.expires : 0;
+        break;
+    }
+    case TCP_ENTRY_REQ: {
+        const struct tcp_req *r = p;
+        v.state = (enum tcp_state)r->state;
+        v.retries = r->retries;
+        v.timer_expires = tcp_req_expires(r);
+        break;
+    }
+    case TCP_ENTRY_TW: {
+        const struct tcp_tw *tw = p;
+        v.state = (enum tcp_state)tw->state;
+        v.timer_expires = tcp_tw_expires(w->h, ref);
+        break;
+    }
+    }
+    return w->fn(w->ctx, &v);
+}
+
+void tcp_host_walk(struct tcp_host *h, int (*fn)(void *ctx, const struct tcp_entry_view *v), void *ctx)
+{
+    struct walk_ctx w = {h, fn, ctx};
+    hash_table_walk(&h->table, walk_entry, &w);
+}
+
+size_t tcp_host_table_bytes(const struct tcp_host *h)
+{
+    return hash_table_bytes(&h->table);
 }
 
 struct tcp_listener *tcp_host_find_listener(const struct tcp_host *h, const struct wire_addr *a,
@@ -216,9 +452,10 @@ struct tcp_listener *tcp_host_find_listener(const struct tcp_host *h, const stru
 }
 
 /* ---- state changes and output ---- */
-void tcp_set_state(struct tcp_host *h, struct tcp_entry *e, int sd, enum tcp_state to, tcp_time_t now)
+void tcp_set_state_raw(struct tcp_host *h, uint8_t *state, const struct wire_tuple *t, int sd, enum tcp_state to,
+                       tcp_time_t now)
 {
-    enum tcp_state from = e->state;
+    enum tcp_state from = *state;
     if (from == to)
         return;
     if (to == TCP_STATE_ESTABLISHED || to == TCP_STATE_CLOSE_WAIT) {
@@ -230,9 +467,14 @@ void tcp_set_state(struct tcp_host *h, struct tcp_entry *e, int sd, enum tcp_sta
          * CLOSED, by RST, abort or timeout (Linux tcp_set_state). */
         h->stats->EstabResets += to == TCP_STATE_CLOSED;
     }
-    e->state = (uint8_t)to;
+    *state = (uint8_t)to;
     if (h->ops.state_change)
-        h->ops.state_change(h->ops.ctx, sd, &e->tuple, from, to, now);
+        h->ops.state_change(h->ops.ctx, sd, t, from, to, now);
+}
+
+void tcp_set_state(struct tcp_host *h, struct tcp_entry *e, int sd, enum tcp_state to, tcp_time_t now)
+{
+    tcp_set_state_raw(h, &e->state, &e->tuple, sd, to, now);
 }
 
 void tcp_emit(struct tcp_host *h, const struct wire_tuple *local_view, struct wire_seg *seg)
@@ -244,7 +486,7 @@ void tcp_emit(struct tcp_host *h, const struct wire_tuple *local_view, struct wi
 void tcp_emit_rtx(struct tcp_host *h, const struct wire_tuple *local_view, struct wire_seg *seg, bool retransmission)
 {
     seg->tuple = *local_view;
-    seg->ip_version = wire_addr_is_v4(&local_view->src) ? 4 : 6;
+    seg->ip_version = tcp_addr_is_v4(&local_view->src) ? 4 : 6;
     size_t len = wire_build(h->pkt, sizeof h->pkt, seg);
     if (!len)
         return;
@@ -296,19 +538,19 @@ void tcp_host_input(struct tcp_host *h, const struct wire_seg *seg, tcp_time_t n
 {
     h->stats->InSegs++;
     struct wire_tuple local = wire_tuple_reverse(&seg->tuple);
-    struct tcp_entry *e = tcp_host_lookup(h, &local);
-    if (e) {
-        switch ((enum tcp_entry_kind)e->kind) {
+    uint32_t ref = tcp_host_lookup(h, &local, tcp_tuple_hash(h, &local));
+    if (ref) {
+        switch (ref_kind(ref)) {
         case TCP_ENTRY_CONN:
-            tcp_conn_input((struct tcp_conn *)e, seg, now);
+            tcp_conn_input(tcp_ref_ptr(h, ref), seg, now);
             tcp_host_reap(h);
             return;
         case TCP_ENTRY_REQ:
-            tcp_req_input(h, (struct tcp_req *)e, seg, now);
+            tcp_req_input(h, ref, seg, now);
             tcp_host_reap(h);
             return;
         case TCP_ENTRY_TW:
-            if (tcp_tw_input(h, (struct tcp_tw *)e, seg, now))
+            if (tcp_tw_input(h, ref, seg, now))
                 return;
             break; /* a SYN that ended the TIME-WAIT: to the listener */
         }
@@ -325,36 +567,35 @@ void tcp_host_input(struct tcp_host *h, const struct wire_seg *seg, tcp_time_t n
     tcp_send_reset_reply(h, seg, now);
 }
 
+/* Control blocks' and half-open entries' timers in expiry order (ties:
+ * control blocks first), then TIME-WAIT. */
 void tcp_host_tick(struct tcp_host *h, tcp_time_t now)
 {
-    struct timer_node *n;
-    while ((n = timer_expire_next(&h->timers, now))) {
-        struct tcp_entry *e = container_of(n, struct tcp_entry, timer);
-        switch ((enum tcp_entry_kind)e->kind) {
-        case TCP_ENTRY_CONN:
-            tcp_conn_timer((struct tcp_conn *)e, now);
-            break;
-        case TCP_ENTRY_REQ:
-            tcp_req_timer(h, (struct tcp_req *)e, now);
-            break;
-        case TCP_ENTRY_TW:
-            tcp_tw_timer(h, (struct tcp_tw *)e, now);
+    for (;;) {
+        tcp_time_t wheel = timer_next_deadline(&h->timers), req = tcp_req_next_timer(h);
+        if (wheel <= req && wheel <= now) {
+            struct timer_node *n = timer_expire_next(&h->timers, now);
+            if (!n)
+                break;
+            tcp_conn_timer(container_of(n, struct tcp_conn, e.timer), now);
+        } else if (req < wheel && req <= now) {
+            tcp_req_expire(h, now);
+        } else {
             break;
         }
         tcp_host_reap(h);
     }
-    while (h->tw_fifo.next != &h->tw_fifo && h->tw_fifo.next->expires <= now) {
-        struct tcp_entry *e = container_of(h->tw_fifo.next, struct tcp_entry, timer);
-        tcp_tw_timer(h, (struct tcp_tw *)e, now);
-    }
+    timer_expire_next(&h->timers, now); /* moves the cursor */
+    tcp_tw_expire(h, now);
 }
 
 tcp_time_t tcp_host_next_timer(const struct tcp_host *h)
 {
     tcp_time_t next = timer_next_deadline(&h->timers);
-    if (h->tw_fifo.next != &h->tw_fifo && h->tw_fifo.next->expires < next)
-        next = h->tw_fifo.next->expires;
-    return next;
+    tcp_time_t req = tcp_req_next_timer(h), tw = tcp_tw_next_timer(h);
+    if (req < next)
+        next = req;
+    return tw < next ? tw : next;
 }
 
 void tcp_host_reap(struct tcp_host *h)

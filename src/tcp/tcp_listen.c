@@ -28,9 +28,25 @@ static void listener_state(struct tcp_host *h, struct tcp_listener *l, enum tcp_
 struct tcp_listener *tcp_listen(struct tcp_host *h, int sd, const struct wire_endpoint *local,
                                 int backlog, const struct tcp_sockopts *opt, tcp_time_t now)
 {
+    uint32_t idx = 0;
+    while (idx < h->listener_cap && h->listener_tab[idx])
+        idx++;
+    if (idx == h->listener_cap) {
+        uint32_t cap = h->listener_cap ? h->listener_cap * 2 : 8;
+        if (cap > 65536)
+            return NULL;
+        struct tcp_listener **tab = realloc(h->listener_tab, cap * sizeof *tab);
+        if (!tab)
+            return NULL;
+        memset(tab + h->listener_cap, 0, (cap - h->listener_cap) * sizeof *tab);
+        h->listener_tab = tab;
+        h->listener_cap = cap;
+    }
     struct tcp_listener *l = calloc(1, sizeof *l);
     if (!l)
         return NULL;
+    l->idx = (uint16_t)idx;
+    h->listener_tab[idx] = l;
     l->sd = sd;
     l->local = *local;
     /* Linux inet_listen: the backlog is capped by somaxconn. */
@@ -44,6 +60,11 @@ struct tcp_listener *tcp_listen(struct tcp_host *h, int sd, const struct wire_en
     h->listeners = l;
     listener_state(h, l, TCP_STATE_CLOSED, TCP_STATE_LISTEN, now);
     return l;
+}
+
+struct tcp_listener *tcp_listener_at(const struct tcp_host *h, uint16_t idx)
+{
+    return h->listener_tab[idx];
 }
 
 /* Linux sk_acceptq_is_full: more than `backlog` waiting. */
@@ -79,9 +100,10 @@ static uint16_t listener_mss(const struct tcp_host *h, const struct tcp_listener
 
 /* The SYN-ACK of a half-open entry (or of a cookie): options only as the
  * SYN offered them. */
-static void send_synack_ts(struct tcp_host *h, const struct tcp_req *r, uint32_t ts_val, bool rtx)
+static void send_synack_ts(struct tcp_host *h, const struct tcp_req *r, const struct wire_tuple *t,
+                           uint32_t ts_val, bool rtx)
 {
-    const struct tcp_listener *l = r->listener;
+    const struct tcp_listener *l = tcp_listener_at(h, r->listener);
     struct wire_seg seg = {0};
     seg.flags = WIRE_SYN | WIRE_ACK;
     seg.seq = r->iss;
@@ -100,12 +122,19 @@ static void send_synack_ts(struct tcp_host *h, const struct tcp_req *r, uint32_t
         seg.opt.ts_val = ts_val;
         seg.opt.ts_ecr = r->ts_recent;
     }
-    tcp_emit_rtx(h, &r->e.tuple, &seg, rtx);
+    tcp_emit_rtx(h, t, &seg, rtx);
+}
+
+void tcp_req_get_tuple(const struct tcp_req *r, struct wire_tuple *t)
+{
+    tcp_tuple_unpack(t, (const uint8_t *)r + offsetof(struct tcp_req, tuple), r->v6);
 }
 
 static void send_synack(struct tcp_host *h, const struct tcp_req *r, bool rtx, tcp_time_t now)
 {
-    send_synack_ts(h, r, tcp_ts_now(now) + tcp_ts_offset(h, &r->e.tuple), rtx);
+    struct wire_tuple t;
+    tcp_req_get_tuple(r, &t);
+    send_synack_ts(h, r, &t, tcp_ts_now(now) + tcp_ts_offset(h, &t), rtx);
 }
 
 static tcp_time_t synack_timeout(const struct tcp_host *h, unsigned retries)
@@ -115,21 +144,122 @@ static tcp_time_t synack_timeout(const struct tcp_host *h, unsigned retries)
     return rto > max ? max : rto;
 }
 
+/* ---- SYN-ACK timers: a FIFO per retry count, each in expiry order (an
+ * arm earlier than the tail, after a change of tcp_rto_initial_ms, walks
+ * back to its place) ---- */
+static struct tcp_req *req_at(const struct tcp_host *h, uint32_t ref)
+{
+    return tcp_ref_ptr(h, ref);
+}
+
+static void req_levels_update(struct tcp_host *h, unsigned lv)
+{
+    if (h->req_head[lv])
+        h->req_levels |= 1u << lv;
+    else
+        h->req_levels &= ~(1u << lv);
+}
+
+static unsigned req_level(const struct tcp_req *r)
+{
+    return r->retries < TCP_REQ_LEVELS ? r->retries : TCP_REQ_LEVELS - 1;
+}
+
+static void req_arm(struct tcp_host *h, uint32_t ref, struct tcp_req *r, tcp_time_t expires)
+{
+    unsigned lv = req_level(r);
+    r->expires_lo = (uint32_t)expires;
+    r->expires_hi = (uint32_t)(expires >> 32);
+    uint32_t prev = h->req_tail[lv];
+    while (prev && tcp_req_expires(req_at(h, prev)) > expires)
+        prev = req_at(h, prev)->qprev;
+    uint32_t next = prev ? req_at(h, prev)->qnext : h->req_head[lv];
+    r->qprev = prev;
+    r->qnext = next;
+    if (prev)
+        req_at(h, prev)->qnext = ref;
+    else
+        h->req_head[lv] = ref;
+    if (next)
+        req_at(h, next)->qprev = ref;
+    else
+        h->req_tail[lv] = ref;
+    h->req_levels |= 1u << lv;
+}
+
+static void req_disarm(struct tcp_host *h, struct tcp_req *r)
+{
+    unsigned lv = req_level(r);
+    if (r->qprev)
+        req_at(h, r->qprev)->qnext = r->qnext;
+    else
+        h->req_head[lv] = r->qnext;
+    if (r->qnext)
+        req_at(h, r->qnext)->qprev = r->qprev;
+    else
+        h->req_tail[lv] = r->qprev;
+    r->qnext = r->qprev = 0;
+    req_levels_update(h, lv);
+}
+
+tcp_time_t tcp_req_next_timer(const struct tcp_host *h)
+{
+    tcp_time_t next = TCP_TIME_NEVER;
+    for (uint32_t m = h->req_levels; m; m &= m - 1) {
+        tcp_time_t t = tcp_req_expires(req_at(h, h->req_head[__builtin_ctz(m)]));
+        if (t < next)
+            next = t;
+    }
+    return next;
+}
+
+static void req_timer(struct tcp_host *h, uint32_t ref, struct tcp_req *r, tcp_time_t now);
+
+void tcp_req_expire(struct tcp_host *h, tcp_time_t now)
+{
+    uint32_t best = 0;
+    tcp_time_t best_t = now;
+    for (uint32_t m = h->req_levels; m; m &= m - 1) {
+        uint32_t ref = h->req_head[__builtin_ctz(m)];
+        tcp_time_t t = tcp_req_expires(req_at(h, ref));
+        if (t < best_t || (t == best_t && !best)) {
+            best = ref;
+            best_t = t;
+        }
+    }
+    if (best) {
+        struct tcp_req *r = req_at(h, best);
+        req_disarm(h, r);
+        req_timer(h, best, r, now);
+    }
+}
+
+/* Takes a half-open entry out of the table, its queue and its timer. */
+static void req_unlink(struct tcp_host *h, uint32_t ref, struct tcp_req *r, struct wire_tuple *t)
+{
+    tcp_req_get_tuple(r, t);
+    tcp_table_remove(h, ref, t);
+    if (r->qnext || r->qprev || h->req_head[req_level(r)] == ref)
+        req_disarm(h, r);
+    struct tcp_listener *l = tcp_listener_at(h, r->listener);
+    l->syn_q_len--;
+    l->syn_q_young -= r->retries == 0;
+}
+
 /* Drops a half-open entry: to LISTEN after a reset (RFC 9293 §3.10.7.4),
  * to CLOSED when it timed out. */
-static void req_drop(struct tcp_host *h, struct tcp_req *r, enum tcp_state to, tcp_time_t now)
+static void req_drop(struct tcp_host *h, uint32_t ref, struct tcp_req *r, enum tcp_state to, tcp_time_t now)
 {
-    tcp_entry_remove(h, &r->e);
-    r->listener->syn_q_len--;
-    r->listener->syn_q_young -= r->retries == 0;
-    tcp_set_state(h, &r->e, -1, to, now);
-    free(r);
+    struct wire_tuple t;
+    req_unlink(h, ref, r, &t);
+    tcp_set_state_raw(h, &r->state, &t, -1, to, now);
+    pool_free(&h->req_pool[r->v6], TCP_REF_INDEX(ref));
 }
 
 static void req_from_syn(struct tcp_host *h, struct tcp_listener *l, const struct wire_seg *seg,
                          const struct wire_tuple *local, struct tcp_req *r);
-static struct tcp_conn *child_conn(struct tcp_host *h, const struct tcp_req *r, const struct wire_seg *seg,
-                                   bool from_cookie, tcp_time_t now);
+static struct tcp_conn *child_conn(struct tcp_host *h, const struct tcp_req *r, const struct wire_tuple *t,
+                                   const struct wire_seg *seg, bool from_cookie, tcp_time_t now);
 
 /* A stateless SYN-ACK whose ISN is a cookie (RFC 4987 §3.6). */
 static void send_cookie_synack(struct tcp_host *h, struct tcp_listener *l, const struct wire_seg *seg,
@@ -147,7 +277,7 @@ static void send_cookie_synack(struct tcp_host *h, struct tcp_listener *l, const
     uint32_t ts = tcp_cookie_ts_encode(tcp_ts_now(now) + tcp_ts_offset(h, local),
                                        r.peer_wscale == 0xff ? -1 : r.peer_wscale, r.sack_ok);
     h->stats->SyncookiesSent++;
-    send_synack_ts(h, &r, ts, false);
+    send_synack_ts(h, &r, local, ts, false);
 }
 
 /* SYN to a listener: a half-open entry and a SYN-ACK. */
@@ -176,23 +306,28 @@ static void syn_input(struct tcp_host *h, struct tcp_listener *l, const struct w
         h->stats->ListenDrops++;
         return;
     }
-    struct tcp_req *r = calloc(1, sizeof *r);
+    bool v6 = !tcp_tuple_is_v4(local);
+    uint32_t index;
+    struct tcp_req *r = pool_alloc(&h->req_pool[v6], &index);
     if (!r) {
         h->stats->ListenDrops++;
         return;
     }
+    uint32_t ref = TCP_REF(v6 ? TCP_REF_REQ6 : TCP_REF_REQ4, index);
     req_from_syn(h, l, seg, local, r);
+    r->v6 = v6;
+    tcp_tuple_pack((uint8_t *)r + offsetof(struct tcp_req, tuple), local, v6);
     r->iss = h->tw_isn_valid ? h->tw_isn : tcp_isn(h, local, now);
-    if (tcp_entry_insert(h, &r->e) < 0) {
-        free(r);
+    if (tcp_table_insert(h, ref, local) < 0) {
+        pool_free(&h->req_pool[v6], index);
         h->stats->ListenDrops++;
         return;
     }
     l->syn_q_len++;
     l->syn_q_young++;
-    tcp_set_state(h, &r->e, -1, TCP_STATE_SYN_RECEIVED, now);
-    send_synack(h, r, false, now);
-    timer_arm(&h->timers, &r->e.timer, now + synack_timeout(h, 0));
+    tcp_set_state_raw(h, &r->state, local, -1, TCP_STATE_SYN_RECEIVED, now);
+    send_synack_ts(h, r, local, tcp_ts_now(now) + tcp_ts_offset(h, local), false);
+    req_arm(h, ref, r, now + synack_timeout(h, 0));
 }
 
 /* What a half-open entry keeps of a SYN. */
@@ -200,10 +335,9 @@ static void req_from_syn(struct tcp_host *h, struct tcp_listener *l, const struc
                          const struct wire_tuple *local, struct tcp_req *r)
 {
     const struct tcp_config *cfg = h->cfg;
-    r->e.kind = TCP_ENTRY_REQ;
-    r->e.state = TCP_STATE_LISTEN;
-    r->e.tuple = *local;
-    r->listener = l;
+    (void)local;
+    r->state = TCP_STATE_LISTEN;
+    r->listener = l->idx;
     r->irs = seg->seq;
     r->peer_mss = tcp_peer_mss(seg);
     r->peer_wscale = (cfg->tcp_window_scaling && (seg->opt.present & WIRE_OPT_WSCALE))
@@ -242,8 +376,7 @@ static bool cookie_ack_input(struct tcp_host *h, struct tcp_listener *l, const s
     }
     bool v6 = !wire_addr_is_v4(&local->src);
     struct tcp_req r = {0};
-    r.e.tuple = *local;
-    r.listener = l;
+    r.listener = l->idx;
     r.iss = seg->ack - 1;
     r.irs = peer_isn;
     r.peer_mss = tcp_cookie_mss((unsigned)index, v6);
@@ -251,7 +384,7 @@ static bool cookie_ack_input(struct tcp_host *h, struct tcp_listener *l, const s
     r.ts_recent = seg->opt.ts_val;
     r.peer_wscale = wscale >= 0 && h->cfg->tcp_window_scaling ? (uint8_t)wscale : 0xff;
     r.sack_ok = sack && h->cfg->tcp_sack;
-    struct tcp_conn *c = child_conn(h, &r, seg, true, now);
+    struct tcp_conn *c = child_conn(h, &r, local, seg, true, now);
     if (!c) {
         h->stats->ListenDrops++;
         return true;
@@ -298,30 +431,31 @@ static int synack_retry_limit(const struct tcp_host *h, const struct tcp_listene
 }
 
 /* SYN-ACK retransmission with backoff; after tcp_synack_retries the entry goes. */
-void tcp_req_timer(struct tcp_host *h, struct tcp_req *r, tcp_time_t now)
+static void req_timer(struct tcp_host *h, uint32_t ref, struct tcp_req *r, tcp_time_t now)
 {
-    if (r->retries >= synack_retry_limit(h, r->listener)) {
+    struct tcp_listener *l = tcp_listener_at(h, r->listener);
+    if (r->retries >= synack_retry_limit(h, l)) {
         h->stats->AttemptFails++;
-        req_drop(h, r, TCP_STATE_CLOSED, now);
+        req_drop(h, ref, r, TCP_STATE_CLOSED, now);
         return;
     }
-    r->listener->syn_q_young -= r->retries == 0;
+    l->syn_q_young -= r->retries == 0;
     r->retries++;
     h->stats->TCPSynRetrans++;
     h->stats->RetransSegs++;
     h->stats->TCPTimeouts++;
     send_synack(h, r, true, now);
-    timer_arm(&h->timers, &r->e.timer, now + synack_timeout(h, r->retries));
+    req_arm(h, ref, r, now + synack_timeout(h, r->retries));
 }
 
 /* The full connection that the final ACK of a passive open creates, from
  * a half-open entry or a cookie's reconstruction of one (from_cookie: no
  * round-trip sample). Queued for accept(). */
-static struct tcp_conn *child_conn(struct tcp_host *h, const struct tcp_req *r, const struct wire_seg *seg,
-                                   bool from_cookie, tcp_time_t now)
+static struct tcp_conn *child_conn(struct tcp_host *h, const struct tcp_req *r, const struct wire_tuple *t,
+                                   const struct wire_seg *seg, bool from_cookie, tcp_time_t now)
 {
-    struct tcp_listener *l = r->listener;
-    struct tcp_conn *c = tcp_conn_new(h, &r->e.tuple, &l->opt);
+    struct tcp_listener *l = tcp_listener_at(h, r->listener);
+    struct tcp_conn *c = tcp_conn_new(h, t, &l->opt);
     if (!c)
         return NULL;
     c->passive = true;
@@ -352,7 +486,7 @@ static struct tcp_conn *child_conn(struct tcp_host *h, const struct tcp_req *r, 
     if (from_cookie) {
         /* no sample: keep the initial RTO */
     } else if (r->retries == 0) { /* RFC 6298 §2.2: the first sample, from the SYN-ACK */
-        tcp_time_t sent = r->e.timer.expires - synack_timeout(h, 0);
+        tcp_time_t sent = tcp_req_expires(r) - synack_timeout(h, 0);
         tcp_time_t rtt = now > sent ? now - sent : 1;
         c->srtt_us = (uint32_t)rtt;
         c->rttvar_us = (uint32_t)rtt / 2;
@@ -383,9 +517,9 @@ static struct tcp_conn *child_conn(struct tcp_host *h, const struct tcp_req *r, 
 }
 
 /* Linux tcp_in_window for a half-open entry. */
-static bool req_in_window(const struct tcp_req *r, const struct wire_seg *seg)
+static bool req_in_window(const struct tcp_host *h, const struct tcp_req *r, const struct wire_seg *seg)
 {
-    uint32_t s_win = r->irs + 1, e_win = s_win + synack_window(r->listener);
+    uint32_t s_win = r->irs + 1, e_win = s_win + synack_window(tcp_listener_at(h, r->listener));
     uint32_t seq = seg->seq, end = seg->seq + wire_seg_len(seg);
     if (seq == s_win)
         return true;
@@ -395,8 +529,12 @@ static bool req_in_window(const struct tcp_req *r, const struct wire_seg *seg)
 }
 
 /* SEGMENT ARRIVES in a passive SYN-RECEIVED (RFC 9293 §3.10.7.4, Linux tcp_check_req). */
-void tcp_req_input(struct tcp_host *h, struct tcp_req *r, const struct wire_seg *seg, tcp_time_t now)
+void tcp_req_input(struct tcp_host *h, uint32_t ref, const struct wire_seg *seg, tcp_time_t now)
 {
+    struct tcp_req *r = req_at(h, ref);
+    struct tcp_listener *l = tcp_listener_at(h, r->listener);
+    struct wire_tuple t;
+    tcp_req_get_tuple(r, &t);
     uint8_t flags = seg->flags;
     if ((flags & (WIRE_SYN | WIRE_ACK | WIRE_RST)) == WIRE_SYN && seg->seq == r->irs) {
         /* The peer repeated its SYN: our SYN-ACK was lost. Repeat it. */
@@ -404,14 +542,14 @@ void tcp_req_input(struct tcp_host *h, struct tcp_req *r, const struct wire_seg 
         send_synack(h, r, true, now);
         return;
     }
-    if (!req_in_window(r, seg)) {
+    if (!req_in_window(h, r, seg)) {
         if (!(flags & WIRE_RST)) {
             struct wire_seg ack = {0};
             ack.flags = WIRE_ACK;
             ack.seq = r->iss + 1;
             ack.ack = r->irs + 1;
-            ack.window = synack_window(r->listener);
-            tcp_emit(h, &r->e.tuple, &ack);
+            ack.window = synack_window(l);
+            tcp_emit(h, &t, &ack);
         }
         h->stats->TCPACKSkippedSynRecv++;
         return;
@@ -425,8 +563,8 @@ void tcp_req_input(struct tcp_host *h, struct tcp_req *r, const struct wire_seg 
             ack.flags = WIRE_ACK;
             ack.seq = r->iss + 1;
             ack.ack = r->irs + 1;
-            ack.window = synack_window(r->listener);
-            tcp_emit(h, &r->e.tuple, &ack);
+            ack.window = synack_window(l);
+            tcp_emit(h, &t, &ack);
         }
         return;
     }
@@ -436,7 +574,7 @@ void tcp_req_input(struct tcp_host *h, struct tcp_req *r, const struct wire_seg 
         h->stats->AttemptFails++;
         if (!(flags & WIRE_RST))
             tcp_send_reset_reply(h, seg, now);
-        req_drop(h, r, TCP_STATE_LISTEN, now);
+        req_drop(h, ref, r, TCP_STATE_LISTEN, now);
         return;
     }
     if (!(flags & WIRE_ACK))
@@ -445,7 +583,6 @@ void tcp_req_input(struct tcp_host *h, struct tcp_req *r, const struct wire_seg 
         tcp_send_reset_reply(h, seg, now); /* <SEQ=SEG.ACK><CTL=RST> */
         return;
     }
-    struct tcp_listener *l = r->listener;
     if (accept_queue_full(l)) {
         h->stats->ListenOverflows++;
         h->stats->ListenDrops++;
@@ -454,18 +591,16 @@ void tcp_req_input(struct tcp_host *h, struct tcp_req *r, const struct wire_seg 
             return;
         }
         tcp_send_reset_reply(h, seg, now);
-        req_drop(h, r, TCP_STATE_CLOSED, now);
+        req_drop(h, ref, r, TCP_STATE_CLOSED, now);
         return;
     }
-    struct tcp_conn *c = child_conn(h, r, seg, false, now);
+    struct tcp_conn *c = child_conn(h, r, &t, seg, false, now);
     if (!c) {
         h->stats->ListenDrops++;
         return;
     }
-    tcp_entry_remove(h, &r->e);
-    l->syn_q_len--;
-    l->syn_q_young -= r->retries == 0;
-    free(r);
+    req_unlink(h, ref, r, &t);
+    pool_free(&h->req_pool[r->v6], TCP_REF_INDEX(ref));
     /* Data on the third segment, or a FIN, are processed as in ESTABLISHED. */
     if (seg->payload_len || (flags & WIRE_FIN))
         tcp_conn_input(c, seg, now);
@@ -487,24 +622,17 @@ struct tcp_conn *tcp_accept(struct tcp_host *h, struct tcp_listener *l, int sd)
     return c;
 }
 
-static int drop_listener_reqs(void *ctx, struct hash_node *n)
-{
-    struct tcp_listener *l = ((void **)ctx)[0];
-    struct tcp_host *h = ((void **)ctx)[1];
-    tcp_time_t now = *(tcp_time_t *)((void **)ctx)[2];
-    struct tcp_entry *e = (struct tcp_entry *)((char *)n - offsetof(struct tcp_entry, hnode));
-    if (e->kind == TCP_ENTRY_REQ && ((struct tcp_req *)e)->listener == l)
-        req_drop(h, (struct tcp_req *)e, TCP_STATE_CLOSED, now);
-    return 0;
-}
-
 /* close() on a listener: half-open entries vanish, connections not yet
  * accepted are reset (Linux inet_csk_listen_stop). */
 void tcp_listener_close(struct tcp_host *h, struct tcp_listener *l, tcp_time_t now)
 {
-    if (l->syn_q_len) {
-        void *ctx[3] = {l, h, &now};
-        hash_table_walk(&h->table, drop_listener_reqs, ctx);
+    for (unsigned lv = 0; lv < TCP_REQ_LEVELS && l->syn_q_len; lv++) {
+        for (uint32_t ref = h->req_head[lv], next; ref; ref = next) {
+            struct tcp_req *r = req_at(h, ref);
+            next = r->qnext;
+            if (r->listener == l->idx)
+                req_drop(h, ref, r, TCP_STATE_CLOSED, now);
+        }
     }
     while (l->accept_head) {
         struct tcp_conn *c = tcp_accept(h, l, -1);
@@ -521,6 +649,7 @@ void tcp_listener_close(struct tcp_host *h, struct tcp_listener *l, tcp_time_t n
         }
     }
     listener_state(h, l, TCP_STATE_LISTEN, TCP_STATE_CLOSED, now);
+    h->listener_tab[l->idx] = NULL;
     free(l);
     tcp_host_reap(h);
 }

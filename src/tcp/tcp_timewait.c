@@ -1,9 +1,83 @@
 /* TIME-WAIT (RFC 9293 §3.10.7.4 and §3.6.1; Linux tcp_minisocks.c): a
  * small entry that outlives the connection for 2*MSL, re-ACKs a repeated
- * FIN and restarts its clock, and lets a newer SYN reuse the 4-tuple. */
+ * FIN and restarts its clock, and lets a newer SYN reuse the 4-tuple.
+ *
+ * Entries live in a ring per address family in the order their clocks
+ * started (all last tcp_timewait_len, so that is expiry order): expiry pops
+ * the head, an entry ended early is marked dead and its slot freed when the
+ * head passes, and an entry whose clock restarts moves to the tail. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "tcp/tcp.h"
+
+#define TW_BASE_SLACK (UINT64_C(1) << 31) /* a block's base sits this far below its first expiry */
+
+static uint32_t tw_ref(bool v6, uint32_t index)
+{
+    return TCP_REF(v6 ? TCP_REF_TW6 : TCP_REF_TW4, index);
+}
+
+void tcp_tw_get_tuple(const struct tcp_tw *tw, struct wire_tuple *t)
+{
+    tcp_tuple_unpack(t, (const uint8_t *)tw + offsetof(struct tcp_tw, tuple), tw->v6);
+}
+
+static tcp_time_t tw_expires_at(const struct ring *r, uint32_t index, const struct tcp_tw *tw)
+{
+    return *ring_tag(r, index) + tw->expires_off;
+}
+
+tcp_time_t tcp_tw_expires(const struct tcp_host *h, uint32_t ref)
+{
+    bool v6 = TCP_REF_POOL(ref) == TCP_REF_TW6;
+    const struct ring *r = &h->tw_ring[v6];
+    return tw_expires_at(r, TCP_REF_INDEX(ref), ring_at(r, TCP_REF_INDEX(ref)));
+}
+
+/* A new entry at the ring's tail expiring at `expires`, or NULL. */
+static struct tcp_tw *tw_push(struct tcp_host *h, bool v6, tcp_time_t expires, uint32_t *ref)
+{
+    struct ring *r = &h->tw_ring[v6];
+    for (;;) {
+        uint32_t index;
+        bool fresh;
+        struct tcp_tw *tw = ring_push(r, &index, &fresh);
+        if (!tw)
+            return NULL;
+        if (fresh)
+            *ring_tag(r, index) = expires > TW_BASE_SLACK ? expires - TW_BASE_SLACK : 0;
+        uint64_t base = *ring_tag(r, index);
+        if (expires >= base && expires - base <= UINT32_MAX) {
+            tw->expires_off = (uint32_t)(expires - base);
+            tw->v6 = v6;
+            *ref = tw_ref(v6, index);
+            return tw;
+        }
+        /* Out of this block's range: leave the rest of it dead. */
+        while (ring_block_room(r) != ((uint32_t)1 << r->shift))
+            if (!ring_push(r, &index, &fresh))
+                return NULL;
+    }
+}
+
+/* Frees dead entries at the head. */
+static void tw_trim(struct ring *r)
+{
+    while (!ring_empty(r) && !((struct tcp_tw *)ring_at(r, r->head))->live)
+        ring_pop(r);
+}
+
+/* Ends an entry: out of the table, CLOSED, its slot dead. */
+static void tw_kill(struct tcp_host *h, uint32_t ref, struct tcp_tw *tw, tcp_time_t now)
+{
+    struct wire_tuple t;
+    tcp_tw_get_tuple(tw, &t);
+    tcp_table_remove(h, ref, &t);
+    tcp_set_state_raw(h, &tw->state, &t, -1, TCP_STATE_CLOSED, now);
+    tw->live = false;
+    tw_trim(&h->tw_ring[tw->v6]);
+}
 
 void tcp_time_wait(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now)
 {
@@ -13,34 +87,36 @@ void tcp_time_wait(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now)
         tcp_conn_done(c, 0, now);
         return;
     }
-    struct tcp_tw *tw = calloc(1, sizeof *tw);
+    bool v6 = !tcp_tuple_is_v4(&c->e.tuple);
+    uint32_t ref;
+    struct tcp_tw *tw = tw_push(h, v6, now + TCP_SEC(cfg->tcp_timewait_len), &ref);
     if (!tw) {
         tcp_conn_done(c, 0, now);
         return;
     }
-    tw->e.kind = TCP_ENTRY_TW;
-    tw->e.tuple = c->e.tuple;
-    tw->e.state = c->e.state;
+    tcp_tuple_pack((uint8_t *)tw + offsetof(struct tcp_tw, tuple), &c->e.tuple, v6);
+    tw->state = c->e.state;
     tw->snd_nxt = c->snd_max;
     tw->rcv_nxt = c->rcv_nxt;
     tw->ts_ok = c->ts_ok;
     tw->ts_recent = c->ts_recent;
     tw->rcv_wnd = tcp_rcv_window_field(c);
-    if (tcp_entry_insert(h, &tw->e) < 0) {
-        free(tw);
+    /* The control block leaves the table first (the tuple's hash is shared). */
+    tcp_entry_remove(h, &c->e);
+    if (tcp_table_insert(h, ref, &c->e.tuple) < 0) {
+        tw_trim(&h->tw_ring[v6]);
         h->stats->TCPTimeWaitOverflow++;
         tcp_conn_done(c, 0, now);
         return;
     }
+    tw->live = true;
     /* The control block leaves quietly: the TIME-WAIT entry carries on its
      * state, and its user (if any) sees the connection closed. */
-    tcp_entry_remove(h, &c->e);
     c->rtx_at = c->delack_at = c->keepalive_at = c->linger2_at = TCP_TIME_NEVER;
     int sd = c->sd;
     c->e.state = TCP_STATE_CLOSED;
     bytebuf_free(&c->snd);
-    tcp_set_state(h, &tw->e, sd, TCP_STATE_TIME_WAIT, now);
-    tcp_tw_arm(h, tw, now + TCP_SEC(cfg->tcp_timewait_len));
+    tcp_set_state_raw(h, &tw->state, &c->e.tuple, sd, TCP_STATE_TIME_WAIT, now);
     if (c->orphan) {
         c->accept_next = h->graveyard;
         h->graveyard = c;
@@ -49,20 +125,47 @@ void tcp_time_wait(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now)
     }
 }
 
-void tcp_tw_free(struct tcp_host *h, struct tcp_tw *tw, tcp_time_t now)
+tcp_time_t tcp_tw_next_timer(const struct tcp_host *h)
 {
-    tcp_entry_remove(h, &tw->e);
-    tcp_set_state(h, &tw->e, -1, TCP_STATE_CLOSED, now);
-    free(tw);
+    tcp_time_t next = TCP_TIME_NEVER;
+    for (int v6 = 0; v6 < 2; v6++) {
+        const struct ring *r = &h->tw_ring[v6];
+        if (ring_empty(r))
+            continue;
+        tcp_time_t t = tw_expires_at(r, r->head, ring_at(r, r->head));
+        if (t < next)
+            next = t;
+    }
+    return next;
 }
 
-void tcp_tw_timer(struct tcp_host *h, struct tcp_tw *tw, tcp_time_t now)
+/* Both rings' due entries, the earlier first. */
+void tcp_tw_expire(struct tcp_host *h, tcp_time_t now)
 {
-    tcp_tw_free(h, tw, now);
+    for (;;) {
+        int pick = -1;
+        tcp_time_t best = now;
+        for (int v6 = 0; v6 < 2; v6++) {
+            struct ring *r = &h->tw_ring[v6];
+            if (ring_empty(r))
+                continue;
+            tcp_time_t t = tw_expires_at(r, r->head, ring_at(r, r->head));
+            if (t <= best && (pick < 0 || t < best)) {
+                pick = v6;
+                best = t;
+            }
+        }
+        if (pick < 0)
+            return;
+        struct ring *r = &h->tw_ring[pick];
+        tw_kill(h, tw_ref(pick, r->head), ring_at(r, r->head), now);
+    }
 }
 
-static void tw_send_ack(struct tcp_host *h, struct tcp_tw *tw, tcp_time_t now)
+static void tw_send_ack(struct tcp_host *h, const struct tcp_tw *tw, tcp_time_t now)
 {
+    struct wire_tuple t;
+    tcp_tw_get_tuple(tw, &t);
     struct wire_seg ack = {0};
     ack.flags = WIRE_ACK;
     ack.seq = tw->snd_nxt;
@@ -70,34 +173,47 @@ static void tw_send_ack(struct tcp_host *h, struct tcp_tw *tw, tcp_time_t now)
     ack.window = tw->rcv_wnd;
     if (tw->ts_ok) {
         ack.opt.present = WIRE_OPT_TIMESTAMP;
-        ack.opt.ts_val = tcp_ts_now(now) + tcp_ts_offset(h, &tw->e.tuple);
+        ack.opt.ts_val = tcp_ts_now(now) + tcp_ts_offset(h, &t);
         ack.opt.ts_ecr = tw->ts_recent;
     }
-    tcp_emit(h, &tw->e.tuple, &ack);
+    tcp_emit(h, &t, &ack);
 }
 
-void tcp_tw_arm(struct tcp_host *h, struct tcp_tw *tw, tcp_time_t expires)
+/* Restarts the 2*MSL clock: the entry moves to the ring's tail (a new
+ * reference). Returns the entry's new place, or NULL if it had to go. */
+static struct tcp_tw *tw_restart(struct tcp_host *h, uint32_t *ref, struct tcp_tw *tw, tcp_time_t now)
 {
-    struct timer_node *n = &tw->e.timer;
-    if (n->next) {
-        n->prev->next = n->next;
-        n->next->prev = n->prev;
+    bool v6 = tw->v6;
+    uint32_t nref;
+    struct tcp_tw *n = tw_push(h, v6, now + TCP_SEC(h->cfg->tcp_timewait_len), &nref);
+    /* The push may have grown the ring: find the old entry again. */
+    tw = tcp_ref_ptr(h, *ref);
+    if (!n) {
+        tw_kill(h, *ref, tw, now);
+        return NULL;
     }
-    n->expires = expires;
-    n->next = &h->tw_fifo;
-    n->prev = h->tw_fifo.prev;
-    h->tw_fifo.prev->next = n;
-    h->tw_fifo.prev = n;
-}
-
-static void tw_restart(struct tcp_host *h, struct tcp_tw *tw, tcp_time_t now)
-{
-    tcp_tw_arm(h, tw, now + TCP_SEC(h->cfg->tcp_timewait_len));
+    uint32_t off = n->expires_off;
+    memcpy(n, tw, TCP_TW_SIZE(v6));
+    n->expires_off = off;
+    struct wire_tuple t;
+    tcp_tw_get_tuple(tw, &t);
+    tcp_table_remove(h, *ref, &t);
+    tw->live = false;
+    if (tcp_table_insert(h, nref, &t) < 0) {
+        n->live = false;
+        tw_trim(&h->tw_ring[v6]);
+        tcp_set_state_raw(h, &n->state, &t, -1, TCP_STATE_CLOSED, now);
+        return NULL;
+    }
+    tw_trim(&h->tw_ring[v6]);
+    *ref = nref;
+    return n;
 }
 
 /* Linux tcp_timewait_state_process for the TIME-WAIT substate. */
-bool tcp_tw_input(struct tcp_host *h, struct tcp_tw *tw, const struct wire_seg *seg, tcp_time_t now)
+bool tcp_tw_input(struct tcp_host *h, uint32_t ref, const struct wire_seg *seg, tcp_time_t now)
 {
+    struct tcp_tw *tw = tcp_ref_ptr(h, ref);
     uint8_t flags = seg->flags;
     bool ts_newer = tw->ts_ok && (seg->opt.present & WIRE_OPT_TIMESTAMP) &&
                     seq_gt(seg->opt.ts_val, tw->ts_recent);
@@ -107,11 +223,11 @@ bool tcp_tw_input(struct tcp_host *h, struct tcp_tw *tw, const struct wire_seg *
             /* TIME-WAIT assassination (RFC 1337): honoured unless tcp_rfc1337. */
             if (!h->cfg->tcp_rfc1337) {
                 h->stats->TCPTimeWaitKilled++;
-                tcp_tw_free(h, tw, now);
+                tw_kill(h, ref, tw, now);
             }
             return true;
         }
-        tw_restart(h, tw, now);
+        tw_restart(h, &ref, tw, now);
         return true;
     }
     /* A new SYN beyond the old connection's sequence space (or with a newer
@@ -123,15 +239,15 @@ bool tcp_tw_input(struct tcp_host *h, struct tcp_tw *tw, const struct wire_seg *
          * (Linux tcp_timewait_state_process: tw_snd_nxt + 65535 + 2). */
         h->tw_isn = tw->snd_nxt + 65537;
         h->tw_isn_valid = true;
-        tcp_tw_free(h, tw, now);
+        tw_kill(h, ref, tw, now);
         return false;
     }
     if (flags & WIRE_RST)
         return true;
     /* Anything else (a repeated FIN above all) is ACKed at once, and
      * restarts the 2*MSL clock when it carries an ACK (RFC 9293 §3.10.7.4). */
-    if (flags & WIRE_ACK)
-        tw_restart(h, tw, now);
+    if ((flags & WIRE_ACK) && !(tw = tw_restart(h, &ref, tw, now)))
+        return true;
     /* Linux tcp_timewait_check_oow_rate_limit: segments without data or
      * FIN are answered at most every tcp_invalid_ratelimit (no ACK wars). */
     uint32_t now_ms = (uint32_t)(now / 1000u) | 1u;

@@ -66,8 +66,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
+    tcp_conn_free(f->c); /* descriptor-owned: freed first, it lives in the host's pool */
     tcp_host_destroy(f->h);
-    tcp_conn_free(f->c); /* descriptor-owned: the host leaves it to us */
     free(f->h);
     free(f);
     return 0;

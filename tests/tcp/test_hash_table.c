@@ -20,27 +20,67 @@ static uint64_t prng_next(uint64_t *state)
     return z ^ (z >> 31);
 }
 
+/* Entries are named by reference index + 1; the table finds their links
+ * and hashes through the callbacks. */
 struct entry {
     uint32_t id;
     bool present;
     uint32_t visits;
-    struct hash_node node;
+    uint32_t next; /* chain link */
+    uint32_t hash;
 };
 
-static struct entry *entry_of(struct hash_node *n)
+static uint32_t *next_of(void *ctx, uint32_t ref)
 {
-    return (struct entry *)((char *)n - offsetof(struct entry, node));
+    return &((struct entry *)ctx)[ref - 1].next;
 }
 
-/* How many times `e` is among the candidates for its hash. */
-static int times_found(const struct hash_table *t, const struct entry *e, uint64_t hash)
+static uint32_t hash_of(void *ctx, uint32_t ref)
 {
-    int found = 0;
-    for (struct hash_node *n = hash_table_first(t, hash); n != NULL; n = hash_table_next(n)) {
-        assert_int_equal(n->hash, hash);
-        if (n == &e->node)
-            found++;
+    return ((struct entry *)ctx)[ref - 1].hash;
+}
+
+static void init(struct hash_table *t, size_t buckets, struct entry *e)
+{
+    assert_int_equal(hash_table_init(t, buckets, next_of, hash_of, e), 0);
+}
+
+static void put(struct hash_table *t, struct entry *e, uint32_t i, uint32_t hash)
+{
+    e[i].hash = hash;
+    assert_int_equal(hash_table_insert(t, i + 1, hash), 0);
+    e[i].present = true;
+}
+
+static void del(struct hash_table *t, struct entry *e, uint32_t i)
+{
+    assert_true(hash_table_remove(t, i + 1, e[i].hash));
+    e[i].present = false;
+}
+
+/* Length of a chain from a link (tags ignored), and how often `ref` is in it. */
+static size_t chain_length(const struct entry *e, uint32_t link, uint32_t ref, int *times)
+{
+    size_t n = 0;
+    for (; link != 0; link = (link & 1) ? e[hash_table_link_ref(link) - 1].next : 0) {
+        *times += hash_table_link_ref(link) == ref;
+        n++;
     }
+    return n;
+}
+
+/* How many times entry i is among the candidates for its hash; the chain
+ * holds it exactly as often. */
+static int times_found(const struct hash_table *t, const struct entry *e, uint32_t i)
+{
+    int found = 0, in_chain = 0;
+    uint32_t cursor = hash_table_cursor(t, e[i].hash), ref;
+    while ((ref = hash_table_scan(t, &cursor, e[i].hash)) != 0) {
+        assert_int_equal(hash_table_tag(e[ref - 1].hash), hash_table_tag(e[i].hash));
+        found += ref == i + 1;
+    }
+    chain_length(e, hash_table_cursor(t, e[i].hash), i + 1, &in_chain);
+    assert_int_equal(found, in_chain);
     return found;
 }
 
@@ -54,17 +94,17 @@ struct walk_state {
     bool remove_current;
 };
 
-static int count_visit(void *ctx, struct hash_node *n)
+static int count_visit(void *ctx, uint32_t ref)
 {
     struct walk_state *ws = ctx;
-    struct entry *e = entry_of(n);
+    assert_true(ref >= 1 && ref <= ws->n_entries);
+    struct entry *e = &ws->entries[ref - 1];
     assert_true(e >= ws->entries && e < ws->entries + ws->n_entries);
     assert_true(e->present);
     e->visits++;
     ws->visited++;
     if (ws->remove_current) {
-        hash_table_remove(ws->table, n);
-        e->present = false;
+        del(ws->table, ws->entries, ref - 1);
     }
     return ws->stop_after != 0 && ws->visited >= ws->stop_after;
 }
@@ -87,27 +127,23 @@ static void test_million_entries(void **state)
     (void)state;
     enum { N = 1000000 };
     struct entry *e = calloc(N, sizeof *e);
-    uint64_t *hash = calloc(N, sizeof *hash);
     uint32_t *order = calloc(N, sizeof *order);
     assert_non_null(e);
-    assert_non_null(hash);
     assert_non_null(order);
     uint64_t rng = 42;
     struct hash_table t;
-    assert_int_equal(hash_table_init(&t, 16), 0);
+    init(&t, 16, e);
 
     for (uint32_t i = 0; i < N; i++) {
         e[i].id = i;
-        hash[i] = prng_next(&rng);
-        assert_int_equal(hash_table_insert(&t, &e[i].node, hash[i]), 0);
-        e[i].present = true;
+        put(&t, e, i, (uint32_t)prng_next(&rng));
         /* Spot checks while doublings are under way. */
         if (i % 997 == 0)
-            assert_int_equal(times_found(&t, &e[i / 2], hash[i / 2]), 1);
+            assert_int_equal(times_found(&t, e, i / 2), 1);
     }
     assert_int_equal(hash_table_count(&t), N);
     for (uint32_t i = 0; i < N; i++)
-        assert_int_equal(times_found(&t, &e[i], hash[i]), 1);
+        assert_int_equal(times_found(&t, e, i), 1);
     check_walk_visits_each_once(&t, e, N);
 
     /* Remove in a random order (Fisher-Yates), half, then check all. */
@@ -119,33 +155,26 @@ static void test_million_entries(void **state)
         order[i] = order[j];
         order[j] = tmp;
     }
-    for (uint32_t k = 0; k < N / 2; k++) {
-        struct entry *x = &e[order[k]];
-        hash_table_remove(&t, &x->node);
-        x->present = false;
-    }
+    for (uint32_t k = 0; k < N / 2; k++)
+        del(&t, e, order[k]);
     assert_int_equal(hash_table_count(&t), N - N / 2);
     for (uint32_t i = 0; i < N; i++)
-        assert_int_equal(times_found(&t, &e[i], hash[i]), e[i].present ? 1 : 0);
+        assert_int_equal(times_found(&t, e, i), e[i].present ? 1 : 0);
     check_walk_visits_each_once(&t, e, N);
 
     /* Re-insert the removed half, then remove everything. */
-    for (uint32_t k = 0; k < N / 2; k++) {
-        struct entry *x = &e[order[k]];
-        assert_int_equal(hash_table_insert(&t, &x->node, hash[order[k]]), 0);
-        x->present = true;
-    }
+    for (uint32_t k = 0; k < N / 2; k++)
+        put(&t, e, order[k], e[order[k]].hash);
     for (uint32_t i = 0; i < N; i++)
-        assert_int_equal(times_found(&t, &e[i], hash[i]), 1);
+        assert_int_equal(times_found(&t, e, i), 1);
     for (uint32_t k = 0; k < N; k++)
-        hash_table_remove(&t, &e[order[k]].node);
+        del(&t, e, order[k]);
     assert_int_equal(hash_table_count(&t), 0);
     for (uint32_t i = 0; i < N; i += 101)
-        assert_null(hash_table_first(&t, hash[i]));
+        assert_int_equal(hash_table_cursor(&t, e[i].hash), 0);
 
     hash_table_free(&t);
     free(order);
-    free(hash);
     free(e);
 }
 
@@ -158,29 +187,24 @@ static void test_removal_during_rehash(void **state)
     struct entry *e = calloc(N, sizeof *e);
     assert_non_null(e);
     uint64_t rng = 7;
-    uint64_t hash[N];
     struct hash_table t;
-    assert_int_equal(hash_table_init(&t, 1024), 0);
+    init(&t, 1024, e);
 
     uint32_t inserted = 0;
     int rehash_phases = 0;
     bool was_rehashing = false;
     while (inserted < N) {
-        hash[inserted] = prng_next(&rng);
-        assert_int_equal(hash_table_insert(&t, &e[inserted].node, hash[inserted]), 0);
-        e[inserted].present = true;
+        put(&t, e, inserted, (uint32_t)prng_next(&rng));
         inserted++;
         if (hash_table_rehashing(&t)) {
             if (!was_rehashing)
                 rehash_phases++;
             /* Remove an older entry mid-rehash, re-check a random one. */
             uint32_t victim = (uint32_t)(prng_next(&rng) % inserted);
-            if (e[victim].present) {
-                hash_table_remove(&t, &e[victim].node);
-                e[victim].present = false;
-            }
+            if (e[victim].present)
+                del(&t, e, victim);
             uint32_t probe = (uint32_t)(prng_next(&rng) % inserted);
-            assert_int_equal(times_found(&t, &e[probe], hash[probe]), e[probe].present ? 1 : 0);
+            assert_int_equal(times_found(&t, e, probe), e[probe].present ? 1 : 0);
             check_walk_visits_each_once(&t, e, inserted);
         }
         was_rehashing = hash_table_rehashing(&t);
@@ -188,7 +212,7 @@ static void test_removal_during_rehash(void **state)
     assert_true(rehash_phases >= 2); /* 1024 -> 2048 -> 4096 */
     size_t present = 0;
     for (uint32_t i = 0; i < N; i++) {
-        assert_int_equal(times_found(&t, &e[i], hash[i]), e[i].present ? 1 : 0);
+        assert_int_equal(times_found(&t, e, i), e[i].present ? 1 : 0);
         present += e[i].present;
     }
     assert_int_equal(hash_table_count(&t), present);
@@ -196,81 +220,68 @@ static void test_removal_during_rehash(void **state)
     free(e);
 }
 
-/* The multiplicative inverse of HASH_TABLE_MIX modulo 2^64 (Newton). */
-static uint64_t mix_inverse(void)
+/* The multiplicative inverse of HASH_TABLE_MIX modulo 2^32 (Newton). */
+static uint32_t mix_inverse(void)
 {
-    uint64_t x = HASH_TABLE_MIX;
-    for (int i = 0; i < 6; i++)
+    uint32_t x = HASH_TABLE_MIX;
+    for (int i = 0; i < 5; i++)
         x *= 2 - HASH_TABLE_MIX * x;
     return x;
 }
 
-/* A hash != h that lands in h's bucket at every size up to 2^32 buckets:
- * its mixed value differs from h's only in the low 32 bits. */
-static uint64_t bucket_neighbour(uint64_t h, uint32_t i)
+/* A hash != h that lands in h's bucket at every size up to 2^16 buckets:
+ * its mixed value differs from h's only in the low 16 bits. */
+static uint32_t bucket_neighbour(uint32_t h, uint32_t i)
 {
-    return ((h * HASH_TABLE_MIX) ^ (uint64_t)(i + 1)) * mix_inverse();
+    return ((h * HASH_TABLE_MIX) ^ (i + 1)) * mix_inverse();
 }
 
-/* Many nodes with one hash, plus nodes sharing their bucket but not their
- * hash: the candidate walk yields exactly the equal-hash nodes. */
+/* Many entries with one hash, plus entries sharing their bucket but not
+ * their hash: all are found, and removal takes out exactly the one. */
 static void test_collisions(void **state)
 {
     (void)state;
     enum { SAME = 1000, NEIGHBOURS = 1000 };
     struct entry *e = calloc(SAME + NEIGHBOURS, sizeof *e);
     assert_non_null(e);
-    const uint64_t h = UINT64_C(0x1234567800000abd);
-    assert_int_equal(HASH_TABLE_MIX * mix_inverse(), 1);
+    const uint32_t h = UINT32_C(0x12340abd);
+    assert_int_equal((uint32_t)(HASH_TABLE_MIX * mix_inverse()), 1);
     struct hash_table t;
-    assert_int_equal(hash_table_init(&t, 8), 0);
-    for (int i = 0; i < SAME + NEIGHBOURS; i++) {
-        uint64_t hi = i < SAME ? h : bucket_neighbour(h, (uint32_t)i);
-        assert_int_equal(hash_table_insert(&t, &e[i].node, hi), 0);
-        e[i].present = true;
-    }
-    /* White-box: they really do share one chain (old or new array). */
-    size_t old = (size_t)((h * HASH_TABLE_MIX) >> t.shift);
-    struct hash_node *chain = t.buckets[old];
-    if (t.new_buckets != NULL && old < t.rehash_index)
-        chain = t.new_buckets[(size_t)((h * HASH_TABLE_MIX) >> (t.shift - 1))];
-    int length = 0;
-    for (; chain != NULL; chain = chain->next)
-        length++;
-    assert_int_equal(length, SAME + NEIGHBOURS);
-    int seen = 0;
-    for (struct hash_node *n = hash_table_first(&t, h); n != NULL; n = hash_table_next(n)) {
-        struct entry *x = entry_of(n);
-        assert_true(x >= e && x < e + SAME);
-        assert_int_equal(x->visits, 0);
-        x->visits = 1;
-        seen++;
-    }
-    assert_int_equal(seen, SAME);
-    for (int i = 0; i < SAME; i += 2) {
-        hash_table_remove(&t, &e[i].node);
-        e[i].present = false;
-    }
-    for (int i = 0; i < SAME + NEIGHBOURS; i++) {
-        uint64_t hi = i < SAME ? h : bucket_neighbour(h, (uint32_t)i);
-        assert_int_equal(times_found(&t, &e[i], hi), e[i].present ? 1 : 0);
-    }
-    assert_null(hash_table_first(&t, h + 1));
+    init(&t, 8, e);
+    for (uint32_t i = 0; i < SAME + NEIGHBOURS; i++)
+        put(&t, e, i, i < SAME ? h : bucket_neighbour(h, i));
+    /* They really do share one chain (old or new array), and a lookup
+     * skips the neighbours whose tag differs. */
+    int unused = 0;
+    assert_int_equal(chain_length(e, hash_table_cursor(&t, h), 0, &unused), SAME + NEIGHBOURS);
+    size_t candidates = 0, tag_twins = 0;
+    uint32_t cursor = hash_table_cursor(&t, h);
+    while (hash_table_scan(&t, &cursor, h) != 0)
+        candidates++;
+    for (uint32_t i = SAME; i < SAME + NEIGHBOURS; i++)
+        tag_twins += hash_table_tag(e[i].hash) == hash_table_tag(h);
+    assert_int_equal(candidates, SAME + tag_twins);
+    assert_true(tag_twins < NEIGHBOURS / 4);
+    for (uint32_t i = 0; i < SAME; i += 2)
+        del(&t, e, i);
+    assert_false(hash_table_remove(&t, 1, h)); /* already out */
+    for (uint32_t i = 0; i < SAME + NEIGHBOURS; i++)
+        assert_int_equal(times_found(&t, e, i), e[i].present ? 1 : 0);
     check_walk_visits_each_once(&t, e, SAME + NEIGHBOURS);
     hash_table_free(&t);
     free(e);
 }
 
-static size_t longest_chain(const struct hash_table *t)
+static size_t longest_chain(const struct hash_table *t, const struct entry *e)
 {
     size_t longest = 0;
     for (int table = 0; table < 2; table++) {
-        struct hash_node **b = table == 0 ? t->buckets : t->new_buckets;
+        const uint32_t *b = table == 0 ? t->buckets : t->new_buckets;
         size_t size = table == 0 ? t->mask + 1 : 2 * (t->mask + 1);
         for (size_t i = 0; b != NULL && i < size; i++) {
             size_t length = 0;
-            for (struct hash_node *n = b[i]; n != NULL; n = n->next)
-                length++;
+            int unused = 0;
+            length = chain_length(e, b[i], 0, &unused);
             if (length > longest)
                 longest = length;
         }
@@ -278,8 +289,8 @@ static size_t longest_chain(const struct hash_table *t)
     return longest;
 }
 
-/* Hashes with a forced low bit (as the stack uses to keep 0 for "not
- * hashed"), sequential integers, or only high bits still spread. */
+/* Hashes with a forced low bit (as the stack uses to keep 0 for "none"),
+ * sequential integers, or only high bits still spread. */
 static void test_weak_hashes_spread(void **state)
 {
     (void)state;
@@ -288,19 +299,17 @@ static void test_weak_hashes_spread(void **state)
     assert_non_null(e);
     for (int kind = 0; kind < 3; kind++) {
         struct hash_table t;
-        assert_int_equal(hash_table_init(&t, N), 0);
-        for (uint64_t i = 0; i < N; i++) {
-            uint64_t h = kind == 0 ? (i << 1) | 1 : kind == 1 ? i : (i << 48) | 1;
-            assert_int_equal(hash_table_insert(&t, &e[i].node, h), 0);
-        }
+        init(&t, N, e);
+        for (uint32_t i = 0; i < N; i++)
+            put(&t, e, i, kind == 0 ? (i << 1) | 1 : kind == 1 ? i : (i << 18) | 1);
         assert_false(hash_table_rehashing(&t));
-        assert_true(longest_chain(&t) <= 4);
+        assert_true(longest_chain(&t, e) <= 4);
         hash_table_free(&t);
     }
     free(e);
 }
 
-/* Walk in the middle of a doubling; stop early; remove every node from
+/* Walk in the middle of a doubling; stop early; remove every entry from
  * inside the walk. */
 static void test_walk_mid_rehash(void **state)
 {
@@ -310,12 +319,12 @@ static void test_walk_mid_rehash(void **state)
     assert_non_null(e);
     uint64_t rng = 99;
     struct hash_table t;
-    assert_int_equal(hash_table_init(&t, 0), 0);
+    init(&t, 0, e);
     uint32_t n = 0;
     /* Fill until a doubling of a table of >= 1024 buckets is under way. */
     while (n < N && !(hash_table_rehashing(&t) && t.mask >= 1023)) {
-        assert_int_equal(hash_table_insert(&t, &e[n].node, prng_next(&rng)), 0);
-        e[n++].present = true;
+        put(&t, e, n, (uint32_t)prng_next(&rng));
+        n++;
     }
     assert_true(hash_table_rehashing(&t));
     assert_true(t.rehash_index > 0 && t.rehash_index <= t.mask);
@@ -342,31 +351,34 @@ static void test_walk_mid_rehash(void **state)
 static void test_init_and_free(void **state)
 {
     (void)state;
+    struct entry x[1] = {0};
     struct hash_table t;
-    assert_int_equal(hash_table_init(&t, 1000), 0);
+    init(&t, 1000, x);
     assert_int_equal(t.mask + 1, 1024);
     assert_int_equal(hash_table_count(&t), 0);
-    assert_null(hash_table_first(&t, 5));
+    assert_int_equal(hash_table_bytes(&t), 4096);
+    assert_int_equal(hash_table_cursor(&t, 5), 0);
     hash_table_free(&t);
     hash_table_free(&t); /* twice is harmless */
-    assert_null(hash_table_first(&t, 5));
-    struct entry x = {0};
-    struct walk_state ws = {.table = &t, .entries = &x, .n_entries = 1};
+    assert_int_equal(hash_table_cursor(&t, 5), 0);
+    struct walk_state ws = {.table = &t, .entries = x, .n_entries = 1};
     hash_table_walk(&t, count_visit, &ws); /* a freed table is empty */
     assert_int_equal(ws.visited, 0);
-    hash_table_remove(&t, &x.node);
+    assert_false(hash_table_remove(&t, 1, 5));
     assert_int_equal(hash_table_count(&t), 0);
 
     /* A freed table works again on insert. */
-    assert_int_equal(hash_table_insert(&t, &x.node, 5), 0);
-    assert_ptr_equal(hash_table_first(&t, 5), &x.node);
-    hash_table_remove(&t, &x.node);
-    hash_table_remove(&t, &x.node); /* not in the table: ignored */
+    put(&t, x, 0, 5);
+    uint32_t cursor = hash_table_cursor(&t, 5);
+    assert_int_equal(hash_table_scan(&t, &cursor, 5), 1);
+    assert_int_equal(hash_table_scan(&t, &cursor, 5), 0);
+    del(&t, x, 0);
+    assert_false(hash_table_remove(&t, 1, 5)); /* not in the table */
     assert_int_equal(hash_table_count(&t), 0);
     hash_table_free(&t);
 
-    assert_int_equal(hash_table_init(&t, SIZE_MAX), -ENOMEM);
-    assert_int_equal(hash_table_init(&t, SIZE_MAX / 4), -ENOMEM);
+    assert_int_equal(hash_table_init(&t, SIZE_MAX, next_of, hash_of, x), -ENOMEM);
+    assert_int_equal(hash_table_init(&t, SIZE_MAX / 4, next_of, hash_of, x), -ENOMEM);
     hash_table_free(&t);
 }
 
