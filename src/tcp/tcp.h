@@ -160,6 +160,7 @@ struct tcp_req {
     uint32_t expires_lo, expires_hi; /* SYN-ACK timer, tcp_time_t */
     uint32_t iss, irs;
     uint32_t ts_recent;
+    uint32_t last_oow_ack_ms; /* out-of-window ACK rate limit (0: none yet) */
     uint16_t peer_mss;
     uint16_t listener;   /* index in host->listener_tab */
     uint8_t peer_wscale; /* 0xff: not offered */

@@ -543,7 +543,15 @@ void tcp_req_input(struct tcp_host *h, uint32_t ref, const struct wire_seg *seg,
         return;
     }
     if (!req_in_window(h, r, seg)) {
-        if (!(flags & WIRE_RST)) {
+        /* Linux tcp_check_req with tcp_oow_rate_limited: at most one answer
+         * per tcp_invalid_ratelimit to segments without data. */
+        uint32_t now_ms = tcp_ts_now(now) | 1;
+        bool limited = wire_seg_len(seg) == 0 && r->last_oow_ack_ms &&
+                       now_ms - r->last_oow_ack_ms < (uint32_t)h->cfg->tcp_invalid_ratelimit;
+        if (limited)
+            h->stats->TCPACKSkippedSeq++;
+        if (!(flags & WIRE_RST) && !limited) {
+            r->last_oow_ack_ms = now_ms;
             struct wire_seg ack = {0};
             ack.flags = WIRE_ACK;
             ack.seq = r->iss + 1;

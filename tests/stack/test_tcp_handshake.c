@@ -76,9 +76,38 @@ static void test_active_close_time_wait(void **state)
     harness_free(h);
 }
 
+/* Linux tcp_check_req with tcp_oow_rate_limited: a half-open entry answers
+ * out-of-window segments without data at most once per
+ * tcp_invalid_ratelimit (500 ms), so a stream of them cannot make it an
+ * ACK reflector. */
+static void test_half_open_rate_limits_out_of_window_acks(void **state)
+{
+    (void)state;
+    struct harness *h = harness_new(NULL);
+    int l = stack_socket(h->s);
+    assert_int_equal(stack_bind(h->s, l, &h->local), 0);
+    assert_int_equal(stack_listen(h->s, l, 16), 0);
+    harness_inject(h, WIRE_SYN, 1000, 0, 65535, NULL, 0, NULL);
+    uint32_t iss = harness_expect(h, "S.", ANY, 1001, 0)->seq;
+    harness_inject(h, WIRE_ACK, 1001 + 500000, iss + 1, 65535, NULL, 0, NULL);
+    harness_expect(h, ".", iss + 1, 1001, 0);
+    for (int i = 0; i < 5; i++)
+        harness_inject(h, WIRE_ACK, 1001 + 500000, iss + 1, 65535, NULL, 0, NULL);
+    harness_expect_nothing(h);
+    assert_int_equal(harness_counter(h, "TCPACKSkippedSeq"), 5);
+    harness_run_until(h, h->now + TCP_MSEC(500));
+    harness_inject(h, WIRE_ACK, 1001 + 500000, iss + 1, 65535, NULL, 0, NULL);
+    harness_expect(h, ".", iss + 1, 1001, 0);
+    /* the handshake still completes */
+    harness_inject(h, WIRE_ACK, 1001, iss + 1, 65535, NULL, 0, NULL);
+    assert_true(stack_accept(h->s, l, NULL) >= 0);
+    harness_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_half_open_rate_limits_out_of_window_acks),
         cmocka_unit_test(test_passive_open),
         cmocka_unit_test(test_syn_to_closed_port_gets_rst),
         cmocka_unit_test(test_active_open_refused),
