@@ -68,11 +68,14 @@ struct tcp_sockopts {
 };
 
 struct tcp_conn {
+    /* Fields are grouped by size so the block has no holes (DESIGN.md §1:
+     * memory is designed). */
     struct tcp_entry e;
     struct tcp_host *host;
-    int sd;                      /* descriptor, -1 when orphaned or not yet accepted */
     struct tcp_listener *parent; /* set while waiting in an accept queue */
     struct tcp_conn *accept_next;
+    struct tcp_sack_board *sack; /* what the peer SACKed (RFC 6675); NULL until it does */
+    struct tcp_ooo *ooo;         /* out-of-order runs (RFC 9293 §3.10.7.4) */
 
     /* Send sequence space (RFC 9293 §3.3.1). snd_nxt may fall back to
      * snd_una on a timeout (go-back-N); snd_max is the highest ever sent. */
@@ -81,51 +84,47 @@ struct tcp_conn {
     /* Receive sequence space. rcv_adv: right edge we advertised. */
     uint32_t irs, rcv_nxt, rcv_adv, max_rcv_wnd;
     uint32_t cwnd, ssthresh;
-    uint16_t mss;     /* effective send MSS (payload bytes per segment) */
-    uint16_t adv_mss; /* what we announced */
-    uint8_t snd_wscale, rcv_wscale;
-    bool ts_ok, sack_ok, wscale_ok, passive;
     uint32_t ts_recent, ts_offset, last_ack_sent;
     uint32_t rtx_tsval; /* TSval of the latest retransmission (RTTM after timeouts) */
+    uint32_t fin_seq;   /* sequence number our FIN occupies */
+    /* Retransmission (RFC 6298). */
+    uint32_t rto_us, srtt_us, rttvar_us;
+    uint32_t rtt_seq;
+    uint32_t recover;         /* NewReno / RFC 6675 recovery point */
+    uint32_t last_oow_ack_ms; /* when we last answered an out-of-window segment (0: never) */
+    /* Out-of-order queue accounting. */
+    uint32_t ooo_bytes;
+    uint32_t ooo_fin_seq;
+    uint32_t ooo_clock; /* arrivals so far: stamps the runs */
+    int sd;             /* descriptor, -1 when orphaned or not yet accepted */
+    int error;          /* pending errno for the user (SO_ERROR) */
 
+    uint16_t mss;     /* effective send MSS (payload bytes per segment) */
+    uint16_t adv_mss; /* what we announced */
+    uint16_t ooo_segs;
+    uint8_t snd_wscale, rcv_wscale;
+    uint8_t unacked_segs; /* full segments received since our last ACK */
+    uint8_t backoff;      /* consecutive timeouts */
+    uint8_t probes;       /* keepalive probes unanswered */
+    uint8_t zwp_probes;   /* zero-window probes unanswered (Linux icsk_probes_out) */
+    uint8_t dupacks;      /* RFC 5681 §3.2 */
+    bool ts_ok, sack_ok, wscale_ok, passive;
     /* Close handshake. */
     bool fin_queued;  /* user closed for writing: FIN follows the data */
     bool fin_sent;    /* fin_seq is valid */
-    uint32_t fin_seq; /* sequence number our FIN occupies */
     bool fin_rcvd;    /* peer's FIN consumed (rcv_nxt past it) */
     bool shut_rd;     /* user shut down reading */
     bool orphan;      /* descriptor released: close() was called */
     bool ack_pending; /* an ACK is owed (delayed ACK running) */
     bool quickack;    /* the owed ACK must not wait (a gap just filled) */
-    uint8_t unacked_segs; /* full segments received since our last ACK */
-    int error;        /* pending errno for the user (SO_ERROR) */
-
-    /* Retransmission (RFC 6298). */
-    uint32_t rto_us, srtt_us, rttvar_us;
-    uint32_t rtt_seq;
-    tcp_time_t rtt_start; /* 0: no sample running (Karn) */
-    uint8_t backoff;      /* consecutive timeouts */
-    uint8_t probes;       /* keepalive probes unanswered */
-    uint8_t zwp_probes;   /* zero-window probes unanswered (Linux icsk_probes_out) */
-    tcp_time_t rtx_at, delack_at, keepalive_at, linger2_at;
-    tcp_time_t last_rcv; /* for keepalive idle */
-    tcp_time_t last_oow_ack; /* when we last answered an out-of-window segment */
-    tcp_time_t retrans_stamp; /* SYN-SENT: when the SYN went out; later: when the timed-out head was sent (Linux retrans_stamp) */
-
-    /* Loss recovery (RFC 5681 §3.2; NewReno RFC 6582, or with SACK RFC 6675). */
-    uint8_t dupacks;
-    bool in_recovery;
+    bool in_recovery; /* RFC 5681 §3.2; NewReno RFC 6582 */
     bool sack_recovery; /* ...driven by the scoreboard (RFC 6675), not NewReno */
-    uint32_t recover;
-    struct tcp_sack_board *sack; /* what the peer SACKed; NULL until it does */
+    bool ooo_fin;       /* a FIN was seen at ooo_fin_seq */
 
-    /* Out-of-order data held until the hole fills (RFC 9293 §3.10.7.4). */
-    struct tcp_ooo *ooo;
-    uint32_t ooo_bytes;
-    uint16_t ooo_segs;
-    bool ooo_fin;      /* a FIN was seen at ooo_fin_seq */
-    uint32_t ooo_fin_seq;
-    uint32_t ooo_clock; /* arrivals so far: stamps the runs */
+    tcp_time_t rtt_start; /* 0: no sample running (Karn) */
+    tcp_time_t rtx_at, delack_at, keepalive_at, linger2_at;
+    tcp_time_t last_rcv;      /* for keepalive idle */
+    tcp_time_t retrans_stamp; /* SYN-SENT: when the SYN went out; later: when the timed-out head was sent (Linux retrans_stamp) */
 
     struct tcp_sockopts opt;
     struct bytebuf snd, rcv;

@@ -226,12 +226,13 @@ static void note_dsack(struct tcp_conn *c, uint32_t left, uint32_t right)
 static void oow_ack(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t now)
 {
     struct tcp_host *h = c->host;
-    if (wire_seg_len(seg) == 0 && c->last_oow_ack &&
-        now - c->last_oow_ack < TCP_MSEC(h->cfg->tcp_invalid_ratelimit)) {
+    uint32_t now_ms = tcp_ts_now(now) ? tcp_ts_now(now) : 1; /* 0: never */
+    if (wire_seg_len(seg) == 0 && c->last_oow_ack_ms &&
+        now_ms - c->last_oow_ack_ms < (uint32_t)h->cfg->tcp_invalid_ratelimit) {
         h->stats->TCPACKSkippedSeq++;
         return;
     }
-    c->last_oow_ack = now ? now : 1;
+    c->last_oow_ack_ms = now_ms;
     tcp_send_ack(c, now);
 }
 

@@ -545,7 +545,7 @@ void tcp_req_input(struct tcp_host *h, uint32_t ref, const struct wire_seg *seg,
     if (!req_in_window(h, r, seg)) {
         /* Linux tcp_check_req with tcp_oow_rate_limited: at most one answer
          * per tcp_invalid_ratelimit to segments without data. */
-        uint32_t now_ms = tcp_ts_now(now) | 1;
+        uint32_t now_ms = tcp_ts_now(now) ? tcp_ts_now(now) : 1; /* 0: never */
         bool limited = wire_seg_len(seg) == 0 && r->last_oow_ack_ms &&
                        now_ms - r->last_oow_ack_ms < (uint32_t)h->cfg->tcp_invalid_ratelimit;
         if (limited)
