@@ -98,8 +98,8 @@ static int table_alloc(struct hash_table *t, size_t initial_buckets)
     return 0;
 }
 
-int hash_table_init(struct hash_table *t, size_t initial_buckets, hash_table_next_fn next_of,
-                    hash_table_hash_fn hash_of, void *ctx)
+/* An empty table with no storage. */
+static void table_reset(struct hash_table *t)
 {
     t->buckets = NULL;
     t->mask = 0;
@@ -107,6 +107,12 @@ int hash_table_init(struct hash_table *t, size_t initial_buckets, hash_table_nex
     t->new_buckets = NULL;
     t->rehash_index = 0;
     t->count = 0;
+}
+
+int hash_table_init(struct hash_table *t, size_t initial_buckets, hash_table_next_fn next_of,
+                    hash_table_hash_fn hash_of, void *ctx)
+{
+    table_reset(t);
     t->next_of = next_of;
     t->hash_of = hash_of;
     t->ctx = ctx;
@@ -117,12 +123,7 @@ void hash_table_free(struct hash_table *t)
 {
     free(t->buckets);
     free(t->new_buckets);
-    t->buckets = NULL;
-    t->mask = 0;
-    t->shift = 32;
-    t->new_buckets = NULL;
-    t->rehash_index = 0;
-    t->count = 0;
+    table_reset(t);
 }
 
 int hash_table_insert(struct hash_table *t, uint32_t ref, uint32_t hash)

@@ -245,13 +245,19 @@ bool harness_conn_info(struct harness *h, uint16_t remote_port, struct stack_con
     return f.found;
 }
 
-int harness_passive_open_opts(struct harness *h, int *listener, uint32_t *iss, int backlog,
-                              const struct wire_tcp_options *syn_opts)
+int harness_listen(struct harness *h, int backlog)
 {
     int l = stack_socket(h->s);
     assert_true(l >= 0);
     assert_int_equal(stack_bind(h->s, l, &h->local), 0);
     assert_int_equal(stack_listen(h->s, l, backlog), 0);
+    return l;
+}
+
+int harness_passive_open_opts(struct harness *h, int *listener, uint32_t *iss, int backlog,
+                              const struct wire_tcp_options *syn_opts)
+{
+    int l = harness_listen(h, backlog);
     harness_inject(h, WIRE_SYN, 1000, 0, 65535, NULL, 0, syn_opts);
     const struct wire_seg *synack = harness_expect(h, "S.", ANY, 1001, 0);
     *iss = synack->seq;

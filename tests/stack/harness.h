@@ -88,6 +88,8 @@ uint64_t harness_counter(const struct harness *h, const char *name);
 /* The ss view of the connection entry (not a listener) with this remote
  * port; false if there is none. */
 bool harness_conn_info(struct harness *h, uint16_t remote_port, struct stack_conn_info *out);
+/* A listener on local with this backlog: its descriptor. */
+int harness_listen(struct harness *h, int backlog);
 /* Like harness_passive_open, with options on the peer's SYN and a backlog. */
 int harness_passive_open_opts(struct harness *h, int *listener, uint32_t *iss, int backlog,
                               const struct wire_tcp_options *syn_opts);

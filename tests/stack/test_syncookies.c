@@ -216,9 +216,7 @@ static void test_synq_prunes_old_entries_under_pressure(void **state)
     stack_config_default(&cfg);
     cfg.tcp.tcp_syncookies = 0;
     struct harness *h = harness_new(&cfg);
-    int l = stack_socket(h->s);
-    assert_int_equal(stack_bind(h->s, l, &h->local), 0);
-    assert_int_equal(stack_listen(h->s, l, 16), 0);
+    harness_listen(h, 16);
     tcp_time_t t0 = h->now;
     for (int i = 0; i < 16; i++) {
         h->remote.port = (uint16_t)(42000 + i);

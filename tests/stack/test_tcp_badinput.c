@@ -654,9 +654,7 @@ static void test_syn_with_mss_zero_keeps_default_mss(void **state)
 {
     (void)state;
     struct harness *h = harness_new(NULL);
-    int l = stack_socket(h->s);
-    assert_int_equal(stack_bind(h->s, l, &h->local), 0);
-    assert_int_equal(stack_listen(h->s, l, 16), 0);
+    int l = harness_listen(h, 16);
     struct wire_tcp_options o = {.present = WIRE_OPT_MSS, .mss = 0};
     harness_inject(h, WIRE_SYN, 1000, 0, 65535, NULL, 0, &o);
     uint32_t iss = harness_expect(h, "S.", ANY, 1001, 0)->seq;

@@ -375,9 +375,7 @@ static void test_listener_close_resets_unaccepted(void **state)
 {
     (void)state;
     struct harness *h = harness_new(NULL);
-    int l = stack_socket(h->s);
-    assert_int_equal(stack_bind(h->s, l, &h->local), 0);
-    assert_int_equal(stack_listen(h->s, l, 16), 0);
+    int l = harness_listen(h, 16);
     harness_inject(h, WIRE_SYN, 1000, 0, 65535, NULL, 0, NULL);
     uint32_t iss = harness_expect(h, "S.", ANY, 1001, 0)->seq;
     harness_inject(h, WIRE_ACK, 1001, iss + 1, 65535, NULL, 0, NULL);

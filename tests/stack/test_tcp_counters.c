@@ -113,9 +113,7 @@ static void test_attempt_fails(void **state)
 {
     (void)state;
     struct harness *h = harness_new(NULL);
-    int l = stack_socket(h->s);
-    assert_int_equal(stack_bind(h->s, l, &h->local), 0);
-    assert_int_equal(stack_listen(h->s, l, 16), 0);
+    harness_listen(h, 16);
     harness_inject(h, WIRE_SYN, 1000, 0, 65535, NULL, 0, NULL);
     harness_expect(h, "S.", ANY, 1001, 0);
     harness_inject(h, WIRE_RST, 1001, 0, 0, NULL, 0, NULL);

@@ -154,9 +154,7 @@ static void test_sender_respects_offered_window(void **state)
 {
     (void)state;
     struct harness *h = harness_new(NULL);
-    int l = stack_socket(h->s);
-    assert_int_equal(stack_bind(h->s, l, &h->local), 0);
-    assert_int_equal(stack_listen(h->s, l, 16), 0);
+    int l = harness_listen(h, 16);
     harness_inject(h, WIRE_SYN, 1000, 0, 1000, NULL, 0, &mss1460);
     uint32_t iss = harness_expect(h, "S.", ANY, 1001, 0)->seq;
     harness_inject(h, WIRE_ACK, 1001, iss + 1, 1000, NULL, 0, NULL);
@@ -186,9 +184,7 @@ static void test_receive_window_right_edge_never_shrinks(void **state)
     memset(cfg.secret, 7, sizeof cfg.secret);
     cfg.tcp.tcp_rmem = 4000;
     struct harness *h = harness_new(&cfg);
-    int l = stack_socket(h->s);
-    assert_int_equal(stack_bind(h->s, l, &h->local), 0);
-    assert_int_equal(stack_listen(h->s, l, 16), 0);
+    int l = harness_listen(h, 16);
     harness_inject(h, WIRE_SYN, 1000, 0, 65535, NULL, 0, &mss1460);
     const struct wire_seg *sa = harness_expect(h, "S.", ANY, 1001, 0);
     uint32_t iss = sa->seq, edge = right_edge(sa);
@@ -273,9 +269,7 @@ static void test_peer_window_is_scaled(void **state)
 {
     (void)state;
     struct harness *h = harness_new(NULL);
-    int l = stack_socket(h->s);
-    assert_int_equal(stack_bind(h->s, l, &h->local), 0);
-    assert_int_equal(stack_listen(h->s, l, 16), 0);
+    int l = harness_listen(h, 16);
     struct wire_tcp_options o = {.present = WIRE_OPT_MSS | WIRE_OPT_WSCALE, .mss = 1460, .wscale = 7};
     harness_inject(h, WIRE_SYN, 1000, 0, 65535, NULL, 0, &o);
     const struct wire_seg *sa = harness_expect(h, "S.", ANY, 1001, 0);
@@ -303,9 +297,7 @@ static void test_our_window_is_scaled(void **state)
 {
     (void)state;
     struct harness *h = harness_new(NULL);
-    int l = stack_socket(h->s);
-    assert_int_equal(stack_bind(h->s, l, &h->local), 0);
-    assert_int_equal(stack_listen(h->s, l, 16), 0);
+    int l = harness_listen(h, 16);
     struct wire_tcp_options o = {.present = WIRE_OPT_MSS | WIRE_OPT_WSCALE, .mss = 1460, .wscale = 0};
     harness_inject(h, WIRE_SYN, 1000, 0, 65535, NULL, 0, &o);
     const struct wire_seg *sa = harness_expect(h, "S.", ANY, 1001, 0);
@@ -530,9 +522,7 @@ static void test_window_scale_above_14_is_taken_as_14(void **state)
 {
     (void)state;
     struct harness *h = harness_new(NULL);
-    int l = stack_socket(h->s);
-    assert_int_equal(stack_bind(h->s, l, &h->local), 0);
-    assert_int_equal(stack_listen(h->s, l, 16), 0);
+    int l = harness_listen(h, 16);
     struct wire_tcp_options o = {.present = WIRE_OPT_MSS | WIRE_OPT_WSCALE, .mss = 1460, .wscale = 15};
     harness_inject(h, WIRE_SYN, 1000, 0, 65535, NULL, 0, &o);
     uint32_t iss = harness_expect(h, "S.", ANY, 1001, 0)->seq;
@@ -579,19 +569,27 @@ static void test_unanswered_zero_window_probes_give_up(void **state)
     harness_free(h);
 }
 
+/* A connection whose peer closed its window, with data stuck behind it,
+ * closed by its user: an orphan probing a zero window. */
+static struct harness *orphan_behind_zero_window(uint32_t *iss)
+{
+    struct harness *h = harness_new(NULL);
+    int l;
+    int sd = harness_passive_open_opts(h, &l, iss, 16, &mss1460);
+    harness_inject(h, WIRE_ACK, 1001, *iss + 1, 0, NULL, 0, NULL);
+    assert_int_equal(stack_send(h->s, sd, "stuck", 5, h->now), 5);
+    assert_int_equal(stack_close(h->s, sd, h->now), 0);
+    return h;
+}
+
 /* The same for an orphan: close() with data stuck behind a zero window
  * and a silent peer must not hold the connection (and its memory) for
  * ever (Linux: tcp_orphan_retries for probes of an orphan). */
 static void test_orphan_behind_zero_window_is_released(void **state)
 {
     (void)state;
-    struct harness *h = harness_new(NULL);
-    int l;
     uint32_t iss;
-    int sd = harness_passive_open_opts(h, &l, &iss, 16, &mss1460);
-    harness_inject(h, WIRE_ACK, 1001, iss + 1, 0, NULL, 0, NULL);
-    assert_int_equal(stack_send(h->s, sd, "stuck", 5, h->now), 5);
-    assert_int_equal(stack_close(h->s, sd, h->now), 0);
+    struct harness *h = orphan_behind_zero_window(&iss);
     harness_run_until(h, h->now + TCP_SEC(4 * 3600));
     assert_int_equal(stack_conn_count(h->s), 0);
     harness_free(h);
@@ -604,13 +602,8 @@ static void test_orphan_behind_zero_window_is_released(void **state)
 static void test_orphan_behind_answered_zero_window_is_released(void **state)
 {
     (void)state;
-    struct harness *h = harness_new(NULL);
-    int l;
     uint32_t iss;
-    int sd = harness_passive_open_opts(h, &l, &iss, 16, &mss1460);
-    harness_inject(h, WIRE_ACK, 1001, iss + 1, 0, NULL, 0, NULL);
-    assert_int_equal(stack_send(h->s, sd, "stuck", 5, h->now), 5);
-    assert_int_equal(stack_close(h->s, sd, h->now), 0);
+    struct harness *h = orphan_behind_zero_window(&iss);
     tcp_time_t start = h->now;
     int answered = 0;
     while (stack_conn_count(h->s) > 0 && h->now < start + TCP_SEC(3600)) {

@@ -70,9 +70,7 @@ static void test_sack_blocks_limited_with_timestamps(void **state)
 {
     (void)state;
     struct harness *h = harness_new(NULL);
-    int l = stack_socket(h->s);
-    assert_int_equal(stack_bind(h->s, l, &h->local), 0);
-    assert_int_equal(stack_listen(h->s, l, 16), 0);
+    int l = harness_listen(h, 16);
     harness_inject(h, WIRE_SYN, 1000, 0, 65535, NULL, 0, &syn_sack_ts);
     const struct wire_seg *sa = harness_expect(h, "S.", ANY, 1001, 0);
     uint32_t iss = sa->seq;

@@ -297,9 +297,7 @@ static void test_paws_drops_segment_with_old_timestamp(void **state)
 {
     (void)state;
     struct harness *h = harness_new(NULL);
-    int l = stack_socket(h->s);
-    assert_int_equal(stack_bind(h->s, l, &h->local), 0);
-    assert_int_equal(stack_listen(h->s, l, 16), 0);
+    int l = harness_listen(h, 16);
     struct wire_tcp_options ts = {.present = WIRE_OPT_MSS | WIRE_OPT_TIMESTAMP, .mss = 1460, .ts_val = 1000};
     harness_inject(h, WIRE_SYN, 1000, 0, 65535, NULL, 0, &ts);
     const struct wire_seg *sa = harness_expect(h, "S.", ANY, 1001, 0);

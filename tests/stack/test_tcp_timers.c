@@ -23,9 +23,7 @@ static int start_connect(struct harness *h, uint32_t *iss)
  * RTT sample (RFC 6298 §2.2). Peer ISN 1000, peer MSS 1460. */
 static int open_with_rtt(struct harness *h, uint32_t *iss, tcp_time_t rtt)
 {
-    int l = stack_socket(h->s);
-    assert_int_equal(stack_bind(h->s, l, &h->local), 0);
-    assert_int_equal(stack_listen(h->s, l, 16), 0);
+    int l = harness_listen(h, 16);
     struct wire_tcp_options o = {.present = WIRE_OPT_MSS, .mss = 1460};
     harness_inject(h, WIRE_SYN, 1000, 0, 65535, NULL, 0, &o);
     *iss = harness_expect(h, "S.", ANY, 1001, 0)->seq;
@@ -96,9 +94,7 @@ static void test_synack_retransmitted_then_half_open_dropped(void **state)
 {
     (void)state;
     struct harness *h = harness_new(NULL);
-    int l = stack_socket(h->s);
-    assert_int_equal(stack_bind(h->s, l, &h->local), 0);
-    assert_int_equal(stack_listen(h->s, l, 16), 0);
+    int l = harness_listen(h, 16);
     tcp_time_t t0 = h->now;
     harness_inject(h, WIRE_SYN, 1000, 0, 65535, NULL, 0, NULL);
     uint32_t iss = harness_expect(h, "S.", ANY, 1001, 0)->seq;
@@ -220,9 +216,7 @@ static void test_timestamp_echo_times_a_retransmission(void **state)
 {
     (void)state;
     struct harness *h = harness_new(NULL);
-    int l = stack_socket(h->s);
-    assert_int_equal(stack_bind(h->s, l, &h->local), 0);
-    assert_int_equal(stack_listen(h->s, l, 16), 0);
+    int l = harness_listen(h, 16);
     struct wire_tcp_options o = {.present = WIRE_OPT_MSS | WIRE_OPT_TIMESTAMP, .mss = 1460, .ts_val = 7};
     harness_inject(h, WIRE_SYN, 1000, 0, 65535, NULL, 0, &o);
     const struct wire_seg *sa = harness_expect(h, "S.", ANY, 1001, 0);
