@@ -32,6 +32,7 @@
 #include "stack/stack.h"
 #include "stack_peek.h"
 #include "tcp/tcp.h"
+#include "tcp/tcp_check.h"
 #include "wire/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -168,40 +169,17 @@ static void on_output(void *ctx, const uint8_t *pkt, size_t len)
 }
 
 /* ---- invariants ---- */
-struct walk {
-    size_t entries;
-};
-
-static int check_entry(void *ctx, struct hash_node *n)
-{
-    struct walk *w = ctx;
-    const struct tcp_entry *e = (const struct tcp_entry *)((const char *)n - offsetof(struct tcp_entry, hnode));
-    w->entries++;
-    CHECK(e->state < TCP_STATE_COUNT);
-    CHECK(e->kind <= TCP_ENTRY_TW);
-    if (e->kind == TCP_ENTRY_CONN) {
-        const struct tcp_conn *c = (const struct tcp_conn *)e;
-        /* RFC 9293 §3.3.1: SND.UNA <= SND.NXT <= SND.MAX. */
-        if (!seq_le(c->snd_una, c->snd_nxt) || !seq_le(c->snd_nxt, c->snd_max)) {
-            fprintf(stderr, "fuzz_stack: %s: snd_una %u snd_nxt %u snd_max %u\n", tcp_state_name(e->state),
-                    c->snd_una, c->snd_nxt, c->snd_max);
-            CHECK(seq_le(c->snd_una, c->snd_nxt) && seq_le(c->snd_nxt, c->snd_max));
-        }
-        CHECK(e->state != TCP_STATE_LISTEN);
-    } else if (e->kind == TCP_ENTRY_REQ) {
-        CHECK(e->state == TCP_STATE_SYN_RECEIVED);
-    }
-    return 0;
-}
-
+/* The RFC invariants of every connection and the host's accounting
+ * (tcp_check.c, the same checker -DSYNACK_INVARIANTS runs). */
 static void check_invariants(struct side *sd)
 {
     struct tcp_host *h = fuzz_stack_host(sd->s);
-    struct walk w = {0};
-    hash_table_walk(&h->table, check_entry, &w);
-    CHECK(w.entries == hash_table_count(&h->table));
-    CHECK(h->conns + h->reqs + h->tws == hash_table_count(&h->table));
-    CHECK(stack_conn_count(sd->s) == hash_table_count(&h->table));
+    char why[512];
+    if (tcp_check_host(h, why, sizeof why)) {
+        fprintf(stderr, "fuzz_stack: invariant violated: %s\n", why);
+        CHECK(false);
+    }
+    CHECK(stack_conn_count(sd->s) == h->conns + h->reqs + h->tws);
 }
 
 /* ---- streams ---- */
