@@ -200,15 +200,21 @@ static int add_addr_v6(const char *name, const struct wire_addr *addr, int prefi
     /* Usable at once: no duplicate address detection on a private link. */
     ipv6_conf_write(name, "disable_ipv6", "0");
     ipv6_conf_write(name, "accept_dad", "0");
-    struct tun_in6_ifreq req;
-    memset(&req, 0, sizeof req);
-    memcpy(&req.addr, addr->b, 16);
-    req.prefixlen = (uint32_t)prefix;
-    req.ifindex = (int)ifindex;
+    /* As large as a struct ifreq and zeroed: tools that take SIOCSIFADDR
+     * for a struct ifreq (valgrind) then read no uninitialised bytes. */
+    union {
+        struct tun_in6_ifreq in6;
+        struct ifreq ifr;
+    } u;
+    memset(&u, 0, sizeof u);
+    struct tun_in6_ifreq *req = &u.in6;
+    memcpy(&req->addr, addr->b, 16);
+    req->prefixlen = (uint32_t)prefix;
+    req->ifindex = (int)ifindex;
     int sock = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (sock < 0)
         return fail(err, errlen, "no IPv6 socket for", name);
-    int rc = ioctl(sock, SIOCSIFADDR, &req);
+    int rc = ioctl(sock, SIOCSIFADDR, req);
     int e = errno;
     close(sock);
     errno = e;
