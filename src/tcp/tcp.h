@@ -406,6 +406,10 @@ void tcp_send_reset_reply(struct tcp_host *h, const struct wire_seg *seg, tcp_ti
 void tcp_emit(struct tcp_host *h, const struct wire_tuple *local_view, struct wire_seg *seg);
 void tcp_emit_rtx(struct tcp_host *h, const struct wire_tuple *local_view, struct wire_seg *seg, bool retransmission);
 bool tcp_challenge_ack_allowed(struct tcp_host *h, tcp_time_t now);
+/* Linux tcp_oow_rate_limited: may an ACK answer this unacceptable segment
+ * now? With data, always; without, once per tcp_invalid_ratelimit per
+ * entry (*last_ms: when it last did, 0: never). Counts those held back. */
+bool tcp_oow_ack_allowed(struct tcp_host *h, uint32_t *last_ms, const struct wire_seg *seg, tcp_time_t now);
 uint32_t tcp_isn(const struct tcp_host *h, const struct wire_tuple *local_view, tcp_time_t now);
 uint32_t tcp_ts_offset(const struct tcp_host *h, const struct wire_tuple *local_view);
 static inline uint32_t tcp_ts_now(tcp_time_t now) { return (uint32_t)(now / 1000u); } /* 1 ms clock */

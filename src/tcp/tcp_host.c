@@ -517,6 +517,17 @@ void tcp_send_reset_reply(struct tcp_host *h, const struct wire_seg *seg, tcp_ti
 
 /* RFC 5961 §7: challenge ACKs limited per second, like Linux's
  * tcp_challenge_ack_limit. */
+bool tcp_oow_ack_allowed(struct tcp_host *h, uint32_t *last_ms, const struct wire_seg *seg, tcp_time_t now)
+{
+    uint32_t now_ms = tcp_ts_now(now) ? tcp_ts_now(now) : 1; /* 0 means never */
+    if (wire_seg_len(seg) == 0 && *last_ms && now_ms - *last_ms < (uint32_t)h->cfg->tcp_invalid_ratelimit) {
+        h->stats->TCPACKSkippedSeq++;
+        return false;
+    }
+    *last_ms = now_ms;
+    return true;
+}
+
 bool tcp_challenge_ack_allowed(struct tcp_host *h, tcp_time_t now)
 {
     if (now - h->challenge_window_start >= TCP_SEC(1) || now < h->challenge_window_start) {

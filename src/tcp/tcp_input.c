@@ -225,15 +225,8 @@ static void note_dsack(struct tcp_conn *c, uint32_t left, uint32_t right)
  * with data are always answered. */
 static void oow_ack(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t now)
 {
-    struct tcp_host *h = c->host;
-    uint32_t now_ms = tcp_ts_now(now) ? tcp_ts_now(now) : 1; /* 0: never */
-    if (wire_seg_len(seg) == 0 && c->last_oow_ack_ms &&
-        now_ms - c->last_oow_ack_ms < (uint32_t)h->cfg->tcp_invalid_ratelimit) {
-        h->stats->TCPACKSkippedSeq++;
-        return;
-    }
-    c->last_oow_ack_ms = now_ms;
-    tcp_send_ack(c, now);
+    if (tcp_oow_ack_allowed(c->host, &c->last_oow_ack_ms, seg, now))
+        tcp_send_ack(c, now);
 }
 
 /* RFC 5681 §3.2 with NewReno (RFC 6582 §3.2): the third duplicate ACK

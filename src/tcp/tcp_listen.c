@@ -545,13 +545,7 @@ void tcp_req_input(struct tcp_host *h, uint32_t ref, const struct wire_seg *seg,
     if (!req_in_window(h, r, seg)) {
         /* Linux tcp_check_req with tcp_oow_rate_limited: at most one answer
          * per tcp_invalid_ratelimit to segments without data. */
-        uint32_t now_ms = tcp_ts_now(now) ? tcp_ts_now(now) : 1; /* 0: never */
-        bool limited = wire_seg_len(seg) == 0 && r->last_oow_ack_ms &&
-                       now_ms - r->last_oow_ack_ms < (uint32_t)h->cfg->tcp_invalid_ratelimit;
-        if (limited)
-            h->stats->TCPACKSkippedSeq++;
-        if (!(flags & WIRE_RST) && !limited) {
-            r->last_oow_ack_ms = now_ms;
+        if (!(flags & WIRE_RST) && tcp_oow_ack_allowed(h, &r->last_oow_ack_ms, seg, now)) {
             struct wire_seg ack = {0};
             ack.flags = WIRE_ACK;
             ack.seq = r->iss + 1;

@@ -250,13 +250,7 @@ bool tcp_tw_input(struct tcp_host *h, uint32_t ref, const struct wire_seg *seg, 
         return true;
     /* Linux tcp_timewait_check_oow_rate_limit: segments without data or
      * FIN are answered at most every tcp_invalid_ratelimit (no ACK wars). */
-    uint32_t now_ms = (uint32_t)(now / 1000u) | 1u;
-    if (wire_seg_len(seg) == 0 && tw->last_oow_ack_ms &&
-        now_ms - tw->last_oow_ack_ms < (uint32_t)h->cfg->tcp_invalid_ratelimit) {
-        h->stats->TCPACKSkippedSeq++;
-        return true;
-    }
-    tw->last_oow_ack_ms = now_ms;
-    tw_send_ack(h, tw, now);
+    if (tcp_oow_ack_allowed(h, &tw->last_oow_ack_ms, seg, now))
+        tw_send_ack(h, tw, now);
     return true;
 }
