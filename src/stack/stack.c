@@ -34,6 +34,7 @@ struct stack_sock {
     bool bound, reuseaddr;
     struct wire_endpoint local;
     struct tcp_sockopts opt;
+    uint32_t rcvbuf, sndbuf; /* SO_RCVBUF, SO_SNDBUF */
     struct tcp_listener *listener;
     struct tcp_conn *conn;
     int next_free;
@@ -185,17 +186,25 @@ static void sock_release(struct stack *s, int sd)
     s->free_head = sd;
 }
 
-static void default_opts(const struct stack *s, struct tcp_sockopts *o)
+static uint32_t clamp_knob(int64_t v, uint32_t max)
+{
+    return v < 1 ? 1 : v > max ? max : (uint32_t)v;
+}
+
+/* A new socket's options: the sysctl defaults, clamped to the bounds
+ * setsockopt enforces (tcp.h). */
+static void default_opts(const struct stack *s, struct stack_sock *k)
 {
     const struct tcp_config *c = &s->cfg.tcp;
+    struct tcp_sockopts *o = &k->opt;
     memset(o, 0, sizeof *o);
     o->linger = -1;
-    o->keepidle_s = (uint32_t)c->tcp_keepalive_time;
-    o->keepintvl_s = (uint32_t)c->tcp_keepalive_intvl;
-    o->keepcnt = (uint16_t)c->tcp_keepalive_probes;
-    o->syn_retries = (uint8_t)(c->tcp_syn_retries < 1 ? 1 : c->tcp_syn_retries > 127 ? 127 : c->tcp_syn_retries);
-    o->rcvbuf = (uint32_t)c->tcp_rmem;
-    o->sndbuf = (uint32_t)c->tcp_wmem;
+    o->keepidle_s = (uint16_t)clamp_knob(c->tcp_keepalive_time, TCP_KEEPIDLE_MAX);
+    o->keepintvl_s = (uint16_t)clamp_knob(c->tcp_keepalive_intvl, TCP_KEEPIDLE_MAX);
+    o->keepcnt = (uint8_t)clamp_knob(c->tcp_keepalive_probes, TCP_KEEPCNT_MAX);
+    o->syn_retries = (uint8_t)clamp_knob(c->tcp_syn_retries, TCP_KEEPCNT_MAX);
+    k->rcvbuf = (uint32_t)c->tcp_rmem;
+    k->sndbuf = (uint32_t)c->tcp_wmem;
 }
 
 static int sock_alloc(struct stack *s)
@@ -207,7 +216,7 @@ static int sock_alloc(struct stack *s)
     s->free_head = k->next_free;
     memset(k, 0, sizeof *k);
     k->kind = SOCK_NEW;
-    default_opts(s, &k->opt);
+    default_opts(s, k);
     return sd;
 }
 
@@ -301,7 +310,7 @@ int stack_listen(struct stack *s, int sd, int backlog)
         if (err)
             return err;
     }
-    k->listener = tcp_listen(&s->host, sd, &k->local, backlog, &k->opt, 0);
+    k->listener = tcp_listen(&s->host, sd, &k->local, backlog, &k->opt, k->rcvbuf, k->sndbuf, 0);
     if (!k->listener)
         return -ENOMEM;
     k->kind = SOCK_LISTEN;
@@ -327,6 +336,8 @@ int stack_accept(struct stack *s, int sd, struct wire_endpoint *peer)
     n->kind = SOCK_CONN;
     n->conn = c;
     n->opt = c->opt;
+    n->rcvbuf = c->rcv.limit;
+    n->sndbuf = c->snd.limit;
     n->local.addr = c->e.tuple.src;
     n->local.port = c->e.tuple.sport;
     if (peer) {
@@ -362,7 +373,7 @@ int stack_connect(struct stack *s, int sd, const struct wire_endpoint *remote, t
         if (err)
             return err;
     }
-    struct tcp_conn *c = tcp_conn_new(&s->host, &t, &k->opt);
+    struct tcp_conn *c = tcp_conn_new(&s->host, &t, &k->opt, k->rcvbuf, k->sndbuf);
     if (!c)
         return -ENOMEM;
     c->sd = sd;
@@ -469,33 +480,28 @@ int stack_abort(struct stack *s, int sd, tcp_time_t now)
     return stack_close(s, sd, now);
 }
 
-static uint32_t *sockopt_field(struct tcp_sockopts *o, enum stack_opt opt)
+static int opt_set(struct stack_sock *k, enum stack_opt opt, int value)
 {
+    struct tcp_sockopts *o = &k->opt;
     switch (opt) {
-    case STACK_TCP_KEEPIDLE: return &o->keepidle_s;
-    case STACK_TCP_KEEPINTVL: return &o->keepintvl_s;
-    case STACK_SO_RCVBUF: return &o->rcvbuf;
-    case STACK_SO_SNDBUF: return &o->sndbuf;
-    default: return NULL;
-    }
-}
-
-static int opt_set(struct tcp_sockopts *o, enum stack_opt opt, int value)
-{
-    uint32_t *field = sockopt_field(o, opt);
-    if (field) {
+    case STACK_SO_RCVBUF:
+    case STACK_SO_SNDBUF:
         if (value < 1)
             return -EINVAL;
-        *field = (uint32_t)value;
+        *(opt == STACK_SO_RCVBUF ? &k->rcvbuf : &k->sndbuf) = (uint32_t)value;
         return 0;
-    }
-    switch (opt) {
+    case STACK_TCP_KEEPIDLE:
+    case STACK_TCP_KEEPINTVL:
+        if (value < 1 || value > TCP_KEEPIDLE_MAX) /* Linux do_tcp_setsockopt */
+            return -EINVAL;
+        *(opt == STACK_TCP_KEEPIDLE ? &o->keepidle_s : &o->keepintvl_s) = (uint16_t)value;
+        return 0;
     case STACK_SO_LINGER: o->linger = value < 0 ? -1 : value; return 0;
     case STACK_SO_KEEPALIVE: o->keepalive = value != 0; return 0;
     case STACK_TCP_KEEPCNT:
-        if (value < 1 || value > 127)
+        if (value < 1 || value > TCP_KEEPCNT_MAX)
             return -EINVAL;
-        o->keepcnt = (uint16_t)value;
+        o->keepcnt = (uint8_t)value;
         return 0;
     case STACK_TCP_NODELAY: o->nodelay = value != 0; return 0;
     case STACK_TCP_SYNCNT:
@@ -521,16 +527,19 @@ int stack_setsockopt(struct stack *s, int sd, enum stack_opt opt, int value)
         k->reuseaddr = value != 0;
         return 0;
     }
-    int err = opt_set(&k->opt, opt, value);
+    int err = opt_set(k, opt, value);
     if (err)
         return err;
-    if (k->kind == SOCK_LISTEN)
+    if (k->kind == SOCK_LISTEN) {
         k->listener->opt = k->opt;
+        k->listener->rcvbuf = k->rcvbuf;
+        k->listener->sndbuf = k->sndbuf;
+    }
     if (k->kind == SOCK_CONN) {
         struct tcp_conn *c = k->conn;
         c->opt = k->opt;
         if (opt == STACK_SO_SNDBUF)
-            c->snd.limit = k->opt.sndbuf;
+            c->snd.limit = k->sndbuf;
         if (opt == STACK_SO_KEEPALIVE || opt == STACK_TCP_KEEPIDLE)
             tcp_keepalive_reset(c, c->last_rcv);
     }
@@ -551,8 +560,8 @@ int stack_getsockopt(struct stack *s, int sd, enum stack_opt opt, int *value)
     case STACK_TCP_KEEPINTVL: *value = (int)o->keepintvl_s; return 0;
     case STACK_TCP_KEEPCNT: *value = o->keepcnt; return 0;
     case STACK_TCP_NODELAY: *value = o->nodelay; return 0;
-    case STACK_SO_RCVBUF: *value = (int)o->rcvbuf; return 0;
-    case STACK_SO_SNDBUF: *value = (int)o->sndbuf; return 0;
+    case STACK_SO_RCVBUF: *value = (int)k->rcvbuf; return 0;
+    case STACK_SO_SNDBUF: *value = (int)k->sndbuf; return 0;
     case STACK_SO_REUSEADDR: *value = k->reuseaddr; return 0;
     case STACK_TCP_SYNCNT: *value = o->syn_retries; return 0;
     case STACK_TCP_MAXSEG: *value = k->kind == SOCK_CONN ? k->conn->mss : o->mss_clamp; return 0;
@@ -657,9 +666,10 @@ static int walk_entry(void *arg, const struct tcp_entry_view *e)
         if (c->rtx_at != TCP_TIME_NEVER) {
             info.timer = c->snd_wnd == 0 && c->snd_una == c->snd_max ? STACK_TIMER_PERSIST : STACK_TIMER_ON;
             info.timer_expires = c->rtx_at;
-        } else if (c->keepalive_at != TCP_TIME_NEVER || c->linger2_at != TCP_TIME_NEVER) {
-            info.timer = c->linger2_at != TCP_TIME_NEVER ? STACK_TIMER_TIMEWAIT : STACK_TIMER_KEEPALIVE;
-            info.timer_expires = c->linger2_at != TCP_TIME_NEVER ? c->linger2_at : c->keepalive_at;
+        } else if (c->keepalive_at != TCP_TIME_NEVER) {
+            bool fin_wait_2 = c->orphan && c->e.state == TCP_STATE_FIN_WAIT_2; /* tcp_fin_timeout */
+            info.timer = fin_wait_2 ? STACK_TIMER_TIMEWAIT : STACK_TIMER_KEEPALIVE;
+            info.timer_expires = c->keepalive_at;
         }
         break;
     }

@@ -57,23 +57,25 @@ struct tcp_entry {
 struct tcp_listener;
 struct tcp_host;
 
-/* Per-connection choices a socket can make (setsockopt). */
+/* Per-connection choices a socket can make (setsockopt), with Linux's
+ * bounds: keepidle and keepintvl 1..32767 s (MAX_TCP_KEEPIDLE,
+ * MAX_TCP_KEEPINTVL), keepcnt and syn_retries 1..127. Buffer sizes live
+ * with the buffers (struct bytebuf limit) and the listener. */
 struct tcp_sockopts {
-    int32_t linger;      /* -1 off; 0 abortive close */
-    uint32_t keepidle_s, keepintvl_s;
-    uint16_t keepcnt;
-    uint8_t keepalive, nodelay, syn_retries;
+    int32_t linger; /* -1 off; 0 abortive close */
+    uint16_t keepidle_s, keepintvl_s;
     uint16_t mss_clamp; /* 0: none */
-    uint32_t rcvbuf, sndbuf;
+    uint8_t keepcnt, syn_retries;
+    uint8_t keepalive, nodelay;
 };
+#define TCP_KEEPIDLE_MAX 32767 /* Linux MAX_TCP_KEEPIDLE, also MAX_TCP_KEEPINTVL */
+#define TCP_KEEPCNT_MAX 127    /* Linux MAX_TCP_KEEPCNT */
 
 struct tcp_conn {
     /* Fields are grouped by size so the block has no holes (DESIGN.md §1:
      * memory is designed). */
     struct tcp_entry e;
     struct tcp_host *host;
-    struct tcp_listener *parent; /* set while waiting in an accept queue */
-    struct tcp_conn *accept_next;
     struct tcp_sack_board *sack; /* what the peer SACKed (RFC 6675); NULL until it does */
     struct tcp_ooo *ooo;         /* out-of-order runs (RFC 9293 §3.10.7.4) */
 
@@ -90,39 +92,46 @@ struct tcp_conn {
     /* Retransmission (RFC 6298). */
     uint32_t rto_us, srtt_us, rttvar_us;
     uint32_t rtt_seq;
+    uint32_t rtt_start; /* low 32 bits of the time the timed segment left (valid while rtt_timing) */
     uint32_t recover;         /* NewReno / RFC 6675 recovery point */
     uint32_t last_oow_ack_ms; /* when we last answered an out-of-window segment (0: never) */
     /* Out-of-order queue accounting. */
     uint32_t ooo_bytes;
     uint32_t ooo_fin_seq;
     uint32_t ooo_clock; /* arrivals so far: stamps the runs */
+    uint32_t accept_next; /* next in the accept queue or the graveyard (a reference; 0: none) */
     int sd;             /* descriptor, -1 when orphaned or not yet accepted */
-    int error;          /* pending errno for the user (SO_ERROR) */
 
     uint16_t mss;     /* effective send MSS (payload bytes per segment) */
     uint16_t adv_mss; /* what we announced */
     uint16_t ooo_segs;
-    uint8_t snd_wscale, rcv_wscale;
+    uint16_t listener; /* index of the listener whose accept queue holds it (while in_accept_q) */
+    uint8_t error;     /* pending errno for the user (SO_ERROR) */
+    uint8_t snd_wscale : 4, rcv_wscale : 4;
     uint8_t unacked_segs; /* full segments received since our last ACK */
     uint8_t backoff;      /* consecutive timeouts */
     uint8_t probes;       /* keepalive probes unanswered */
     uint8_t zwp_probes;   /* zero-window probes unanswered (Linux icsk_probes_out) */
     uint8_t dupacks;      /* RFC 5681 §3.2 */
-    bool ts_ok, sack_ok, wscale_ok, passive;
+    bool ts_ok : 1, sack_ok : 1, wscale_ok : 1, passive : 1;
+    bool in_accept_q : 1; /* waits in the accept queue of `listener` */
+    bool rtt_timing : 1;  /* an RTT sample is running (Karn) */
     /* Close handshake. */
-    bool fin_queued;  /* user closed for writing: FIN follows the data */
-    bool fin_sent;    /* fin_seq is valid */
-    bool fin_rcvd;    /* peer's FIN consumed (rcv_nxt past it) */
-    bool shut_rd;     /* user shut down reading */
-    bool orphan;      /* descriptor released: close() was called */
-    bool ack_pending; /* an ACK is owed (delayed ACK running) */
-    bool quickack;    /* the owed ACK must not wait (a gap just filled) */
-    bool in_recovery; /* RFC 5681 §3.2; NewReno RFC 6582 */
-    bool sack_recovery; /* ...driven by the scoreboard (RFC 6675), not NewReno */
-    bool ooo_fin;       /* a FIN was seen at ooo_fin_seq */
+    bool fin_queued : 1;  /* user closed for writing: FIN follows the data */
+    bool fin_sent : 1;    /* fin_seq is valid */
+    bool fin_rcvd : 1;    /* peer's FIN consumed (rcv_nxt past it) */
+    bool shut_rd : 1;     /* user shut down reading */
+    bool orphan : 1;      /* descriptor released: close() was called */
+    bool ack_pending : 1; /* an ACK is owed (delayed ACK running) */
+    bool quickack : 1;    /* the owed ACK must not wait (a gap just filled) */
+    bool in_recovery : 1; /* RFC 5681 §3.2; NewReno RFC 6582 */
+    bool sack_recovery : 1; /* ...driven by the scoreboard (RFC 6675), not NewReno */
+    bool ooo_fin : 1;       /* a FIN was seen at ooo_fin_seq */
 
-    tcp_time_t rtt_start; /* 0: no sample running (Karn) */
-    tcp_time_t rtx_at, delack_at, keepalive_at, linger2_at;
+    /* Deadlines; the entry's timer node runs at the earliest. keepalive_at
+     * is also an orphan's FIN-WAIT-2 timeout (tcp_fin_timeout), as Linux's
+     * sk_timer serves both. */
+    tcp_time_t rtx_at, delack_at, keepalive_at;
     tcp_time_t last_rcv;      /* for keepalive idle */
     tcp_time_t retrans_stamp; /* SYN-SENT: when the SYN went out; later: when the timed-out head was sent (Linux retrans_stamp) */
 
@@ -202,6 +211,7 @@ struct tcp_listener {
     uint32_t accept_q_len;
     struct tcp_conn *accept_head, *accept_tail;
     struct tcp_sockopts opt; /* inherited by children */
+    uint32_t rcvbuf, sndbuf; /* children's buffer limits (SO_RCVBUF, SO_SNDBUF) */
     tcp_time_t last_overflow; /* when the SYN queue last overflowed (cookies) */
     bool overflowed;
     uint16_t idx; /* in host->listener_tab */
@@ -236,7 +246,7 @@ struct tcp_host {
     struct tcp_listener *listeners;
     size_t conns, reqs, tws;
     uint32_t *port_refs; /* connections and TIME-WAIT entries per local port (bind conflicts) */
-    struct tcp_conn *graveyard; /* orphans to free at the end of the call */
+    uint32_t graveyard; /* orphans to free at the end of the call (references) */
     uint32_t port_counter;      /* RFC 6056 Algorithm 3 "next_ephemeral" */
     bool tw_isn_valid;          /* a SYN reopening a TIME-WAIT tuple: its ISS */
     uint32_t tw_isn;
@@ -287,7 +297,8 @@ uint32_t tcp_port_offset(const struct tcp_host *h, const struct wire_addr *local
 
 /* ---- listener ---- */
 struct tcp_listener *tcp_listen(struct tcp_host *h, int sd, const struct wire_endpoint *local,
-                                int backlog, const struct tcp_sockopts *opt, tcp_time_t now);
+                                int backlog, const struct tcp_sockopts *opt, uint32_t rcvbuf, uint32_t sndbuf,
+                                tcp_time_t now);
 /* Next established child, or NULL. */
 struct tcp_conn *tcp_accept(struct tcp_host *h, struct tcp_listener *l, int sd);
 void tcp_listener_close(struct tcp_host *h, struct tcp_listener *l, tcp_time_t now);
@@ -338,7 +349,8 @@ void tcp_tw_get_tuple(const struct tcp_tw *tw, struct wire_tuple *t);
 /* A zeroed control block from the host's pool, and its return. */
 struct tcp_conn *tcp_conn_alloc(struct tcp_host *h);
 void tcp_conn_release(struct tcp_conn *c);
-struct tcp_conn *tcp_conn_new(struct tcp_host *h, const struct wire_tuple *t, const struct tcp_sockopts *opt);
+struct tcp_conn *tcp_conn_new(struct tcp_host *h, const struct wire_tuple *t, const struct tcp_sockopts *opt,
+                              uint32_t rcvbuf, uint32_t sndbuf);
 /* Active OPEN (RFC 9293 §3.10.1): sends the SYN. */
 int tcp_connect(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now);
 ssize_t tcp_send(struct tcp_conn *c, const void *buf, size_t len, tcp_time_t now);
@@ -429,6 +441,11 @@ static inline void *tcp_ref_ptr(const struct tcp_host *h, uint32_t ref)
     default:
         return ring_at(&h->tw_ring[TCP_REF_POOL(ref) == TCP_REF_TW6], i);
     }
+}
+/* The control block a TCP_REF_CONN reference names; NULL for 0. */
+static inline struct tcp_conn *tcp_conn_at(const struct tcp_host *h, uint32_t ref)
+{
+    return ref ? (struct tcp_conn *)pool_at(&h->conn_pool, TCP_REF_INDEX(ref)) : NULL;
 }
 /* Files a reference (kind counted) or takes it out. 0, or -ENOMEM. */
 int tcp_table_insert(struct tcp_host *h, uint32_t ref, const struct wire_tuple *t);

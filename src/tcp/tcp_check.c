@@ -113,8 +113,6 @@ static bool check_timers(struct check *k, const struct tcp_conn *c, bool in_tabl
         at = c->delack_at;
     if (c->keepalive_at < at)
         at = c->keepalive_at;
-    if (c->linger2_at < at)
-        at = c->linger2_at;
     if (!in_table) {
         if (at != TCP_TIME_NEVER || timer_armed(&e->timer))
             return fail(k, e, "a timer is armed on a connection out of the table");
@@ -136,10 +134,10 @@ static bool check_timers(struct check *k, const struct tcp_conn *c, bool in_tabl
         return fail(k, e, "retransmission timer armed with nothing outstanding or queued");
     if (c->delack_at != TCP_TIME_NEVER && !c->ack_pending)
         return fail(k, e, "delayed-ACK timer armed with no ACK owed");
-    if (c->keepalive_at != TCP_TIME_NEVER && !c->opt.keepalive)
-        return fail(k, e, "keepalive timer armed without SO_KEEPALIVE");
-    if (c->linger2_at != TCP_TIME_NEVER && !c->orphan)
-        return fail(k, e, "FIN-WAIT-2 timer armed on a connection that has a descriptor");
+    /* keepalive_at: keepalive, or an orphan's FIN-WAIT-2 timeout. */
+    if (c->keepalive_at != TCP_TIME_NEVER && !c->opt.keepalive &&
+        !(c->orphan && e->state == TCP_STATE_FIN_WAIT_2))
+        return fail(k, e, "keepalive timer armed without SO_KEEPALIVE, and not an orphan's FIN-WAIT-2 timeout");
     return true;
 }
 
@@ -154,8 +152,8 @@ static bool check_conn(struct check *k, const struct tcp_conn *c, bool in_table)
     if (!in_table && st != TCP_STATE_CLOSED)
         return fail(k, e, "a live control block missing from the table");
     /* A control block has a descriptor, waits in an accept queue, or is an orphan. */
-    if ((c->sd >= 0 && c->orphan) || (c->sd < 0 && !c->orphan && !c->parent))
-        return fail(k, e, "descriptor %d, orphan=%d, in an accept queue=%d", c->sd, c->orphan, c->parent != NULL);
+    if ((c->sd >= 0 && c->orphan) || (c->sd < 0 && !c->orphan && !c->in_accept_q))
+        return fail(k, e, "descriptor %d, orphan=%d, in an accept queue=%d", c->sd, c->orphan, c->in_accept_q);
     if (!check_bytebuf(k, e, "send", &c->snd) || !check_bytebuf(k, e, "receive", &c->rcv))
         return false;
     /* SO_RCVBUF bounds the receive queue (SO_SNDBUF may shrink below what
@@ -356,10 +354,10 @@ static bool check_listeners(struct check *k, const struct tcp_host *h)
         uint32_t queued = 0;
         if (l->idx >= h->listener_cap || h->listener_tab[l->idx] != l)
             return fail(k, NULL, "listener port %u: not at its index %u", l->local.port, l->idx);
-        for (const struct tcp_conn *c = l->accept_head; c; c = c->accept_next) {
+        for (const struct tcp_conn *c = l->accept_head; c; c = tcp_conn_at(h, c->accept_next)) {
             if (++queued > l->accept_q_len)
                 break;
-            if (c->parent != l || c->sd >= 0)
+            if (!c->in_accept_q || c->listener != l->idx || c->sd >= 0)
                 return fail(k, &c->e, "in listener %u's accept queue but parent/descriptor disagree", l->local.port);
             if (!check_conn(k, c, c->e.hashed))
                 return false;

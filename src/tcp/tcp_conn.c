@@ -6,7 +6,8 @@
 
 #include "tcp/tcp.h"
 
-struct tcp_conn *tcp_conn_new(struct tcp_host *h, const struct wire_tuple *t, const struct tcp_sockopts *opt)
+struct tcp_conn *tcp_conn_new(struct tcp_host *h, const struct wire_tuple *t, const struct tcp_sockopts *opt,
+                              uint32_t rcvbuf, uint32_t sndbuf)
 {
     struct tcp_conn *c = tcp_conn_alloc(h);
     if (!c)
@@ -18,9 +19,9 @@ struct tcp_conn *tcp_conn_new(struct tcp_host *h, const struct wire_tuple *t, co
     c->host = h;
     c->sd = -1;
     c->opt = *opt;
-    bytebuf_init(&c->snd, opt->sndbuf);
-    bytebuf_init(&c->rcv, opt->rcvbuf);
-    c->rcv_wscale = cfg->tcp_window_scaling ? tcp_wscale_for(opt->rcvbuf) : 0;
+    bytebuf_init(&c->snd, sndbuf);
+    bytebuf_init(&c->rcv, rcvbuf);
+    c->rcv_wscale = cfg->tcp_window_scaling ? tcp_wscale_for(rcvbuf) : 0;
     /* Linux bounds: TCP_MIN_MSS 88 .. the largest a 16-bit option holds. */
     uint32_t mss = (uint32_t)(cfg->tcp_mss < 88 ? 88 : cfg->tcp_mss > 65495 ? 65495 : cfg->tcp_mss);
     if (opt->mss_clamp && opt->mss_clamp < mss)
@@ -28,7 +29,7 @@ struct tcp_conn *tcp_conn_new(struct tcp_host *h, const struct wire_tuple *t, co
     c->adv_mss = (uint16_t)mss;
     c->mss = 536; /* RFC 9293 §3.7.1 default until the peer says otherwise */
     c->rto_us = (uint32_t)(cfg->tcp_rto_initial_ms * 1000);
-    c->rtx_at = c->delack_at = c->keepalive_at = c->linger2_at = TCP_TIME_NEVER;
+    c->rtx_at = c->delack_at = c->keepalive_at = TCP_TIME_NEVER;
     c->ssthresh = UINT32_MAX;
     c->ts_offset = cfg->tcp_timestamps ? tcp_ts_offset(h, t) : 0;
     return c;
@@ -53,16 +54,16 @@ void tcp_conn_done(struct tcp_conn *c, int err, tcp_time_t now)
 {
     struct tcp_host *h = c->host;
     if (err && !c->error)
-        c->error = err;
+        c->error = (uint8_t)err;
     tcp_entry_remove(h, &c->e);
-    c->rtx_at = c->delack_at = c->keepalive_at = c->linger2_at = TCP_TIME_NEVER;
+    c->rtx_at = c->delack_at = c->keepalive_at = TCP_TIME_NEVER;
     tcp_set_state(h, &c->e, c->sd, TCP_STATE_CLOSED, now);
     bytebuf_free(&c->snd);
     tcp_ooo_free(c);
     tcp_sack_free(c);
     if (c->orphan) {
         c->accept_next = h->graveyard;
-        h->graveyard = c;
+        h->graveyard = c->e.ref;
     } else if (c->sd >= 0 && h->ops.wake) {
         h->ops.wake(h->ops.ctx, c->sd);
     }
@@ -227,7 +228,7 @@ void tcp_close(struct tcp_conn *c, tcp_time_t now)
         break;
     case TCP_STATE_FIN_WAIT_2:
         /* An orphan in FIN-WAIT-2 lives tcp_fin_timeout (Linux). */
-        c->linger2_at = now + TCP_SEC(h->cfg->tcp_fin_timeout);
+        c->keepalive_at = now + TCP_SEC(h->cfg->tcp_fin_timeout);
         tcp_conn_arm_timer(c);
         break;
     default:
@@ -304,15 +305,13 @@ void tcp_conn_timer(struct tcp_conn *c, tcp_time_t now)
         if (c->e.state == TCP_STATE_CLOSED)
             return;
     }
-    if (c->linger2_at <= now) {
+    if (c->keepalive_at <= now && c->orphan && c->e.state == TCP_STATE_FIN_WAIT_2) {
         /* tcp_fin_timeout ran out for an orphan in FIN-WAIT-2: it goes
          * quietly, as Linux's FIN-WAIT-2 timewait socket does. */
-        c->linger2_at = TCP_TIME_NEVER;
-        if (c->orphan && c->e.state == TCP_STATE_FIN_WAIT_2) {
-            h->stats->TCPOrphanFinTimeout++;
-            tcp_conn_done(c, 0, now);
-            return;
-        }
+        c->keepalive_at = TCP_TIME_NEVER;
+        h->stats->TCPOrphanFinTimeout++;
+        tcp_conn_done(c, 0, now);
+        return;
     }
     if (c->keepalive_at <= now) {
         keepalive_timer(c, now);

@@ -84,7 +84,7 @@ void tcp_host_destroy(struct tcp_host *h)
         h->listeners = l->next;
         while (l->accept_head) {
             struct tcp_conn *c = l->accept_head;
-            l->accept_head = c->accept_next;
+            l->accept_head = tcp_conn_at(h, c->accept_next);
             tcp_conn_free(c);
         }
         free(l);
@@ -612,7 +612,7 @@ tcp_time_t tcp_host_next_timer(const struct tcp_host *h)
 void tcp_host_reap(struct tcp_host *h)
 {
     while (h->graveyard) {
-        struct tcp_conn *c = h->graveyard;
+        struct tcp_conn *c = tcp_conn_at(h, h->graveyard);
         h->graveyard = c->accept_next;
         tcp_conn_free(c);
     }

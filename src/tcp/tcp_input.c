@@ -8,6 +8,8 @@
 
 void tcp_keepalive_reset(struct tcp_conn *c, tcp_time_t now)
 {
+    if (c->orphan && c->e.state == TCP_STATE_FIN_WAIT_2)
+        return; /* keepalive_at is the FIN-WAIT-2 timeout now */
     if (c->opt.keepalive && tcp_conn_synchronized(c)) {
         c->keepalive_at = now + TCP_SEC(c->opt.keepidle_s);
         c->probes = 0;
@@ -322,9 +324,9 @@ static bool ack_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t
         tcp_sack_trim(c);
         if (seq_lt(c->snd_nxt, c->snd_una))
             c->snd_nxt = c->snd_una;
-        if (c->rtt_start && seq_gt(seg->ack, c->rtt_seq)) {
-            rtt_sample(c, now - c->rtt_start);
-            c->rtt_start = 0;
+        if (c->rtt_timing && seq_gt(seg->ack, c->rtt_seq)) {
+            rtt_sample(c, (uint32_t)now - c->rtt_start);
+            c->rtt_timing = false;
         } else if (c->backoff && c->ts_ok && (seg->opt.present & WIRE_OPT_TIMESTAMP) && seg->opt.ts_ecr &&
                    seq_ge(seg->opt.ts_ecr, c->rtx_tsval)) {
             /* RFC 7323 §4 (RTTM), as Linux tcp_rtt_tsopt_us: after a
@@ -373,7 +375,7 @@ static bool ack_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t
         if (fin_acked) {
             tcp_set_state(h, &c->e, c->sd, TCP_STATE_FIN_WAIT_2, now);
             if (c->orphan) {
-                c->linger2_at = now + TCP_SEC(h->cfg->tcp_fin_timeout);
+                c->keepalive_at = now + TCP_SEC(h->cfg->tcp_fin_timeout);
                 tcp_conn_arm_timer(c);
             }
         }

@@ -26,7 +26,8 @@ static void listener_state(struct tcp_host *h, struct tcp_listener *l, enum tcp_
 }
 
 struct tcp_listener *tcp_listen(struct tcp_host *h, int sd, const struct wire_endpoint *local,
-                                int backlog, const struct tcp_sockopts *opt, tcp_time_t now)
+                                int backlog, const struct tcp_sockopts *opt, uint32_t rcvbuf, uint32_t sndbuf,
+                                tcp_time_t now)
 {
     uint32_t idx = 0;
     while (idx < h->listener_cap && h->listener_tab[idx])
@@ -56,6 +57,8 @@ struct tcp_listener *tcp_listen(struct tcp_host *h, int sd, const struct wire_en
         backlog = (int)h->cfg->somaxconn;
     l->backlog = (uint32_t)backlog;
     l->opt = *opt;
+    l->rcvbuf = rcvbuf;
+    l->sndbuf = sndbuf;
     l->next = h->listeners;
     h->listeners = l;
     listener_state(h, l, TCP_STATE_CLOSED, TCP_STATE_LISTEN, now);
@@ -87,7 +90,7 @@ static bool syn_queue_full(const struct tcp_host *h, const struct tcp_listener *
 
 static uint16_t synack_window(const struct tcp_listener *l)
 {
-    return (uint16_t)(l->opt.rcvbuf > 65535u ? 65535u : l->opt.rcvbuf);
+    return (uint16_t)(l->rcvbuf > 65535u ? 65535u : l->rcvbuf);
 }
 
 static uint16_t listener_mss(const struct tcp_host *h, const struct tcp_listener *l)
@@ -113,7 +116,7 @@ static void send_synack_ts(struct tcp_host *h, const struct tcp_req *r, const st
     seg.opt.mss = listener_mss(h, l);
     if (r->peer_wscale != 0xff) {
         seg.opt.present |= WIRE_OPT_WSCALE;
-        seg.opt.wscale = tcp_wscale_for(l->opt.rcvbuf);
+        seg.opt.wscale = tcp_wscale_for(l->rcvbuf);
     }
     if (r->sack_ok)
         seg.opt.present |= WIRE_OPT_SACK_PERM;
@@ -455,7 +458,7 @@ static struct tcp_conn *child_conn(struct tcp_host *h, const struct tcp_req *r, 
                                    const struct wire_seg *seg, bool from_cookie, tcp_time_t now)
 {
     struct tcp_listener *l = tcp_listener_at(h, r->listener);
-    struct tcp_conn *c = tcp_conn_new(h, t, &l->opt);
+    struct tcp_conn *c = tcp_conn_new(h, t, &l->opt, l->rcvbuf, l->sndbuf);
     if (!c)
         return NULL;
     c->passive = true;
@@ -504,9 +507,10 @@ static struct tcp_conn *child_conn(struct tcp_host *h, const struct tcp_req *r, 
     tcp_set_state(h, &c->e, -1, TCP_STATE_ESTABLISHED, now);
     c->last_rcv = now;
     tcp_keepalive_reset(c, now);
-    c->parent = l;
+    c->listener = l->idx;
+    c->in_accept_q = true;
     if (l->accept_tail)
-        l->accept_tail->accept_next = c;
+        l->accept_tail->accept_next = c->e.ref;
     else
         l->accept_head = c;
     l->accept_tail = c;
@@ -610,16 +614,15 @@ void tcp_req_input(struct tcp_host *h, uint32_t ref, const struct wire_seg *seg,
 
 struct tcp_conn *tcp_accept(struct tcp_host *h, struct tcp_listener *l, int sd)
 {
-    (void)h;
     struct tcp_conn *c = l->accept_head;
     if (!c)
         return NULL;
-    l->accept_head = c->accept_next;
+    l->accept_head = tcp_conn_at(h, c->accept_next);
     if (!l->accept_head)
         l->accept_tail = NULL;
     l->accept_q_len--;
-    c->accept_next = NULL;
-    c->parent = NULL;
+    c->accept_next = 0;
+    c->in_accept_q = false;
     c->sd = sd;
     return c;
 }

@@ -9,7 +9,7 @@ static tcp_time_t min_time(tcp_time_t a, tcp_time_t b) { return a < b ? a : b; }
 
 void tcp_conn_arm_timer(struct tcp_conn *c)
 {
-    tcp_time_t at = min_time(min_time(c->rtx_at, c->delack_at), min_time(c->keepalive_at, c->linger2_at));
+    tcp_time_t at = min_time(min_time(c->rtx_at, c->delack_at), c->keepalive_at);
     if (at == TCP_TIME_NEVER)
         timer_cancel(&c->host->timers, &c->e.timer);
     else if (!timer_armed(&c->e.timer) || c->e.timer.expires != at)
@@ -215,9 +215,10 @@ static void output(struct tcp_conn *c, tcp_time_t now, bool force)
         bool rtx = seq_lt(c->snd_nxt, c->snd_max);
         if (rtx)
             h->stats->RetransSegs++;
-        else if (!c->rtt_start) {
+        else if (!c->rtt_timing) {
             c->rtt_seq = c->snd_nxt;
-            c->rtt_start = now;
+            c->rtt_start = (uint32_t)now;
+            c->rtt_timing = true;
         }
         send_segment(c, (last ? WIRE_PSH : 0) | (fin ? WIRE_FIN : 0), c->snd_nxt, p, len, now);
         c->snd_nxt += len;
@@ -271,8 +272,8 @@ static uint32_t retransmit_at(struct tcp_conn *c, uint32_t seq, uint32_t hole_en
         return 0;
     const uint8_t *p = len ? bytebuf_view(&c->snd, off, len, h->scratch) : NULL;
     h->stats->RetransSegs++;
-    if (c->rtt_start && seq_lt(c->rtt_seq, seq + len + fin))
-        c->rtt_start = 0; /* Karn */
+    if (c->rtt_timing && seq_lt(c->rtt_seq, seq + len + fin))
+        c->rtt_timing = false; /* Karn */
     send_segment(c, (fin ? WIRE_FIN : 0) | (len ? WIRE_PSH : 0), seq, p, len, now);
     return len + fin;
 }
@@ -366,7 +367,7 @@ void tcp_retransmit_timeout(struct tcp_conn *c, tcp_time_t now)
     }
     h->stats->TCPTimeouts++;
     c->backoff++;
-    c->rtt_start = 0; /* Karn: no sample from a retransmitted segment */
+    c->rtt_timing = false; /* Karn: no sample from a retransmitted segment */
     /* SYN retries: tcp_syn_linear_timeouts at the initial RTO, then doubling. */
     if (syn_phase && c->backoff <= cfg->tcp_syn_linear_timeouts)
         c->rto_us = (uint32_t)(cfg->tcp_rto_initial_ms * 1000);

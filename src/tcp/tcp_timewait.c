@@ -112,14 +112,14 @@ void tcp_time_wait(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now)
     tw->live = true;
     /* The control block leaves quietly: the TIME-WAIT entry carries on its
      * state, and its user (if any) sees the connection closed. */
-    c->rtx_at = c->delack_at = c->keepalive_at = c->linger2_at = TCP_TIME_NEVER;
+    c->rtx_at = c->delack_at = c->keepalive_at = TCP_TIME_NEVER;
     int sd = c->sd;
     c->e.state = TCP_STATE_CLOSED;
     bytebuf_free(&c->snd);
     tcp_set_state_raw(h, &tw->state, &c->e.tuple, sd, TCP_STATE_TIME_WAIT, now);
     if (c->orphan) {
         c->accept_next = h->graveyard;
-        h->graveyard = c;
+        h->graveyard = c->e.ref;
     } else if (sd >= 0 && h->ops.wake) {
         h->ops.wake(h->ops.ctx, sd);
     }

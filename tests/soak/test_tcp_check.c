@@ -53,9 +53,9 @@ static int setup(void **state)
     struct tcp_host_ops ops = {.output = drop_output};
     assert_int_equal(tcp_host_init(f->h, &f->cfg, &f->stats, &ops, secret, T0), 0);
     struct tcp_sockopts opt = {.linger = -1, .keepidle_s = 7200, .keepintvl_s = 75, .keepcnt = 9,
-                               .syn_retries = 6, .rcvbuf = 131072, .sndbuf = 131072};
+                               .syn_retries = 6};
     struct wire_tuple t = local_view();
-    f->c = tcp_conn_new(f->h, &t, &opt);
+    f->c = tcp_conn_new(f->h, &t, &opt, 131072, 131072);
     assert_non_null(f->c);
     f->c->sd = 3;
     assert_int_equal(tcp_connect(f->h, f->c, T0), 0);
