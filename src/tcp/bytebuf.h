@@ -1,25 +1,36 @@
 /* A byte ring for send and receive buffers: allocated on first use (64 bytes
  * or the next power of two that holds the data), grown by doubling up to its
  * limit and freed when it empties, so idle connections cost no buffer memory
- * (DESIGN.md §1: buffers are separate from control blocks). */
+ * (DESIGN.md §1: buffers are separate from control blocks). The ring's
+ * bookkeeping lives at the front of its storage: an empty buffer is a NULL
+ * pointer and a limit, 12 bytes of the control block. */
 #ifndef SYNACK_BYTEBUF_H
 #define SYNACK_BYTEBUF_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-struct bytebuf {
-    uint8_t *data;
-    uint32_t cap;   /* allocated, power of two (0: nothing allocated) */
-    uint32_t head;  /* index of the first byte */
-    uint32_t len;   /* bytes held */
-    uint32_t limit; /* most bytes it may hold */
+struct bytebuf_ring {
+    uint32_t cap;  /* power of two */
+    uint32_t head; /* index of the first byte */
+    uint32_t len;  /* bytes held (> 0) */
+    uint8_t data[];
 };
+
+struct bytebuf {
+    struct bytebuf_ring *ring; /* NULL: empty, nothing allocated */
+    uint32_t limit;            /* most bytes it may hold */
+} __attribute__((packed, aligned(4)));
 
 void bytebuf_init(struct bytebuf *b, uint32_t limit);
 void bytebuf_free(struct bytebuf *b);
-static inline uint32_t bytebuf_len(const struct bytebuf *b) { return b->len; }
-static inline uint32_t bytebuf_space(const struct bytebuf *b) { return b->limit > b->len ? b->limit - b->len : 0; }
+static inline uint32_t bytebuf_len(const struct bytebuf *b) { return b->ring ? b->ring->len : 0; }
+static inline uint32_t bytebuf_cap(const struct bytebuf *b) { return b->ring ? b->ring->cap : 0; }
+static inline uint32_t bytebuf_space(const struct bytebuf *b)
+{
+    uint32_t len = bytebuf_len(b);
+    return b->limit > len ? b->limit - len : 0;
+}
 /* Appends up to len bytes (bounded by the limit and memory); returns how many. */
 uint32_t bytebuf_append(struct bytebuf *b, const void *src, uint32_t len);
 /* Copies len bytes starting off bytes from the front into dst. */

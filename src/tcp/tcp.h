@@ -77,7 +77,7 @@ struct tcp_conn {
     struct tcp_entry e;
     struct tcp_host *host;
     struct tcp_sack_board *sack; /* what the peer SACKed (RFC 6675); NULL until it does */
-    struct tcp_ooo *ooo;         /* out-of-order runs (RFC 9293 §3.10.7.4) */
+    struct tcp_ooo_queue *ooo;   /* data held beyond RCV.NXT (RFC 9293 §3.10.7.4); NULL while none */
 
     /* Send sequence space (RFC 9293 §3.3.1). snd_nxt may fall back to
      * snd_una on a timeout (go-back-N); snd_max is the highest ever sent. */
@@ -95,16 +95,11 @@ struct tcp_conn {
     uint32_t rtt_start; /* low 32 bits of the time the timed segment left (valid while rtt_timing) */
     uint32_t recover;         /* NewReno / RFC 6675 recovery point */
     uint32_t last_oow_ack_ms; /* when we last answered an out-of-window segment (0: never) */
-    /* Out-of-order queue accounting. */
-    uint32_t ooo_bytes;
-    uint32_t ooo_fin_seq;
-    uint32_t ooo_clock; /* arrivals so far: stamps the runs */
     uint32_t accept_next; /* next in the accept queue or the graveyard (a reference; 0: none) */
     int sd;             /* descriptor, -1 when orphaned or not yet accepted */
 
     uint16_t mss;     /* effective send MSS (payload bytes per segment) */
     uint16_t adv_mss; /* what we announced */
-    uint16_t ooo_segs;
     uint16_t listener; /* index of the listener whose accept queue holds it (while in_accept_q) */
     uint8_t error;     /* pending errno for the user (SO_ERROR) */
     uint8_t snd_wscale : 4, rcv_wscale : 4;
@@ -126,7 +121,6 @@ struct tcp_conn {
     bool quickack : 1;    /* the owed ACK must not wait (a gap just filled) */
     bool in_recovery : 1; /* RFC 5681 §3.2; NewReno RFC 6582 */
     bool sack_recovery : 1; /* ...driven by the scoreboard (RFC 6675), not NewReno */
-    bool ooo_fin : 1;       /* a FIN was seen at ooo_fin_seq */
 
     /* Deadlines; the entry's timer node runs at the earliest. keepalive_at
      * is also an orphan's FIN-WAIT-2 timeout (tcp_fin_timeout), as Linux's
@@ -147,6 +141,17 @@ struct tcp_ooo {
     uint8_t data[];
 };
 #define TCP_OOO_MAX_SEGS 256 /* bound on runs per connection: tiny-segment floods */
+
+/* The out-of-order queue: allocated with the first segment that arrives
+ * ahead of RCV.NXT, freed when the hole fills. */
+struct tcp_ooo_queue {
+    struct tcp_ooo *head; /* runs, sorted and disjoint */
+    uint32_t bytes;
+    uint32_t fin_seq;
+    uint32_t clock; /* arrivals so far: stamps the runs */
+    uint16_t segs;
+    bool fin; /* a FIN was seen at fin_seq */
+};
 
 /* The sender's SACK scoreboard (RFC 6675 §3): disjoint ranges the peer
  * holds above SND.UNA, sorted. */

@@ -51,12 +51,15 @@ static bool state_in(unsigned st, unsigned mask) { return (mask >> st) & 1u; }
 /* ---- buffers ---- */
 static bool check_bytebuf(struct check *k, const struct tcp_entry *e, const char *name, const struct bytebuf *b)
 {
-    if (b->cap & (b->cap - 1))
-        return fail(k, e, "%s buffer capacity %u is not a power of two", name, b->cap);
-    if ((b->cap == 0) != (b->data == NULL))
-        return fail(k, e, "%s buffer capacity %u but storage %s", name, b->cap, b->data ? "present" : "absent");
-    if (b->len > b->cap || (b->cap && b->head >= b->cap))
-        return fail(k, e, "%s buffer holds %u bytes at %u in a ring of %u", name, b->len, b->head, b->cap);
+    const struct bytebuf_ring *r = b->ring;
+    if (!r)
+        return true;
+    if (r->cap == 0 || (r->cap & (r->cap - 1)))
+        return fail(k, e, "%s buffer capacity %u is not a power of two", name, r->cap);
+    if (r->len == 0)
+        return fail(k, e, "%s buffer is empty but its storage is kept", name);
+    if (r->len > r->cap || r->head >= r->cap)
+        return fail(k, e, "%s buffer holds %u bytes at %u in a ring of %u", name, r->len, r->head, r->cap);
     return true;
 }
 
@@ -66,7 +69,12 @@ static bool check_ooo(struct check *k, const struct tcp_conn *c)
 {
     const struct tcp_entry *e = &c->e;
     uint32_t runs = 0, bytes = 0, edge = seq_max(c->rcv_adv, c->rcv_nxt), prev_end = c->rcv_nxt;
-    for (const struct tcp_ooo *r = c->ooo; r; r = r->next) {
+    const struct tcp_ooo_queue *q = c->ooo;
+    if (!q)
+        return true;
+    if (!q->head && !q->fin)
+        return fail(k, e, "an empty out-of-order queue is kept");
+    for (const struct tcp_ooo *r = q->head; r; r = r->next) {
         if (++runs > TCP_OOO_MAX_SEGS)
             return fail(k, e, "out-of-order queue longer than %d runs", TCP_OOO_MAX_SEGS);
         if (r->len == 0)
@@ -79,9 +87,9 @@ static bool check_ooo(struct check *k, const struct tcp_conn *c)
         prev_end = r->seq + r->len;
         bytes += r->len;
     }
-    if (runs != c->ooo_segs || bytes != c->ooo_bytes)
-        return fail(k, e, "out-of-order queue holds %u runs / %u bytes, counted %u / %u", runs, bytes,
-                    c->ooo_segs, c->ooo_bytes);
+    if (runs != q->segs || bytes != q->bytes)
+        return fail(k, e, "out-of-order queue holds %u runs / %u bytes, counted %u / %u", runs, bytes, q->segs,
+                    q->bytes);
     return true;
 }
 

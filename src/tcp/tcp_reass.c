@@ -20,20 +20,29 @@ static struct tcp_ooo *run_new(uint32_t seq, const uint8_t *p, uint32_t len)
     return r;
 }
 
-void tcp_ooo_insert(struct tcp_conn *c, uint32_t seq, const uint8_t *p, uint32_t len, bool fin)
+static void queue_release_if_empty(struct tcp_conn *c)
+{
+    if (c->ooo && !c->ooo->head && !c->ooo->fin) {
+        free(c->ooo);
+        c->ooo = NULL;
+    }
+}
+
+static void queue_insert(struct tcp_conn *c, struct tcp_ooo_queue *q, uint32_t seq, const uint8_t *p, uint32_t len,
+                         bool fin)
 {
     struct tcp_counters *st = c->host->stats;
     uint32_t wnd_end = seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv : c->rcv_nxt;
     if (fin && seq_le(seq + len, wnd_end)) {
-        c->ooo_fin = true;
-        c->ooo_fin_seq = seq + len;
+        q->fin = true;
+        q->fin_seq = seq + len;
     }
     if (seq_gt(seq + len, wnd_end)) { /* beyond the window: keep what fits */
         st->TCPOFODrop++;
         len = seq_gt(wnd_end, seq) ? wnd_end - seq : 0;
     }
-    uint32_t stamp = ++c->ooo_clock;
-    struct tcp_ooo **link = &c->ooo;
+    uint32_t stamp = ++q->clock;
+    struct tcp_ooo **link = &q->head;
     while (len > 0) {
         struct tcp_ooo *cur = *link;
         if (cur && seq_le(cur->seq + cur->len, seq)) { /* entirely before us */
@@ -56,7 +65,7 @@ void tcp_ooo_insert(struct tcp_conn *c, uint32_t seq, const uint8_t *p, uint32_t
         uint32_t take = len;
         if (cur && seq_lt(cur->seq, seq + len))
             take = cur->seq - seq;
-        if (c->ooo_segs >= TCP_OOO_MAX_SEGS) {
+        if (q->segs >= TCP_OOO_MAX_SEGS) {
             st->TCPOFODrop++;
             return;
         }
@@ -68,8 +77,8 @@ void tcp_ooo_insert(struct tcp_conn *c, uint32_t seq, const uint8_t *p, uint32_t
         r->stamp = stamp;
         r->next = cur;
         *link = r;
-        c->ooo_segs++;
-        c->ooo_bytes += take;
+        q->segs++;
+        q->bytes += take;
         st->TCPOFOQueue++;
         link = &r->next;
         seq += take;
@@ -78,10 +87,23 @@ void tcp_ooo_insert(struct tcp_conn *c, uint32_t seq, const uint8_t *p, uint32_t
     }
 }
 
+void tcp_ooo_insert(struct tcp_conn *c, uint32_t seq, const uint8_t *p, uint32_t len, bool fin)
+{
+    if (!c->ooo && !(c->ooo = calloc(1, sizeof *c->ooo))) {
+        c->host->stats->TCPOFODrop++;
+        return;
+    }
+    queue_insert(c, c->ooo, seq, p, len, fin);
+    queue_release_if_empty(c);
+}
+
 bool tcp_ooo_drain(struct tcp_conn *c)
 {
-    while (c->ooo && seq_le(c->ooo->seq, c->rcv_nxt)) {
-        struct tcp_ooo *r = c->ooo;
+    struct tcp_ooo_queue *q = c->ooo;
+    if (!q)
+        return false;
+    while (q->head && seq_le(q->head->seq, c->rcv_nxt)) {
+        struct tcp_ooo *r = q->head;
         uint32_t skip = c->rcv_nxt - r->seq;
         if (skip < r->len) {
             uint32_t want = r->len - skip;
@@ -89,30 +111,35 @@ bool tcp_ooo_drain(struct tcp_conn *c)
             c->rcv_nxt += n;
             if (n < want) { /* no room yet: keep the rest */
                 memmove(r->data, r->data + skip + n, want - n);
-                c->ooo_bytes -= r->len - (want - n);
+                q->bytes -= r->len - (want - n);
                 r->seq = c->rcv_nxt;
                 r->len = want - n;
                 return false;
             }
         }
-        c->ooo = r->next;
-        c->ooo_segs--;
-        c->ooo_bytes -= r->len;
+        q->head = r->next;
+        q->segs--;
+        q->bytes -= r->len;
         free(r);
     }
-    return c->ooo_fin && c->ooo_fin_seq == c->rcv_nxt && !c->ooo;
+    bool fin_in_order = q->fin && q->fin_seq == c->rcv_nxt && !q->head;
+    if (fin_in_order)
+        q->fin = false; /* the caller takes it */
+    queue_release_if_empty(c);
+    return fin_in_order;
 }
 
 void tcp_ooo_free(struct tcp_conn *c)
 {
-    while (c->ooo) {
-        struct tcp_ooo *r = c->ooo;
-        c->ooo = r->next;
+    if (!c->ooo)
+        return;
+    while (c->ooo->head) {
+        struct tcp_ooo *r = c->ooo->head;
+        c->ooo->head = r->next;
         free(r);
     }
-    c->ooo_bytes = 0;
-    c->ooo_segs = 0;
-    c->ooo_fin = false;
+    free(c->ooo);
+    c->ooo = NULL;
 }
 
 /* RFC 2018 §4: the first block holds the segment that triggered the ACK,
@@ -123,7 +150,7 @@ int tcp_ooo_sack_blocks(const struct tcp_conn *c, struct wire_sack_block *out, i
     struct wire_sack_block blocks[TCP_OOO_MAX_SEGS];
     uint32_t stamps[TCP_OOO_MAX_SEGS];
     int n = 0;
-    for (const struct tcp_ooo *r = c->ooo; r; r = r->next) {
+    for (const struct tcp_ooo *r = c->ooo ? c->ooo->head : NULL; r; r = r->next) {
         if (n > 0 && blocks[n - 1].right == r->seq) { /* adjacent runs make one block */
             blocks[n - 1].right = r->seq + r->len;
             if (r->stamp > stamps[n - 1])

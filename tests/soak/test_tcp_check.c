@@ -163,14 +163,16 @@ static void test_catches_ooo_run_beyond_window(void **state)
     assert_non_null(r);
     r->seq = f->c->rcv_nxt + (8u << 20);
     r->len = 10;
-    f->c->ooo = r;
-    f->c->ooo_segs = 1;
-    f->c->ooo_bytes = 10;
+    f->c->ooo = calloc(1, sizeof *f->c->ooo);
+    assert_non_null(f->c->ooo);
+    f->c->ooo->head = r;
+    f->c->ooo->segs = 1;
+    f->c->ooo->bytes = 10;
     assert_caught(f, "beyond the window edge");
-    f->c->ooo_bytes = 11;
+    f->c->ooo->bytes = 11;
     r->seq = f->c->rcv_nxt + 5;
     assert_caught(f, "counted");
-    f->c->ooo_bytes = 10;
+    f->c->ooo->bytes = 10;
     assert_null(check(f));
 }
 
