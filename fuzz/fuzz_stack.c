@@ -231,10 +231,12 @@ static void app_send(struct side *sd, struct sockrec *r, size_t len)
     struct tcp_conn *c = fuzz_stack_conn(sd->s, r->sd);
     struct stream *st = NULL;
     if (c) {
-        st = stream_find(c->e.tuple.sport, c->e.tuple.dport, c->iss, true);
+        struct wire_tuple t;
+        tcp_entry_tuple(c->host, &c->e, &t);
+        st = stream_find(t.sport, t.dport, c->iss, true);
         uint64_t off = st ? st->sent : 0;
         for (size_t i = 0; i < len; i++)
-            buf[i] = stream_byte(c->e.tuple.sport, c->e.tuple.dport, c->iss + 1 + (uint32_t)(off + i));
+            buf[i] = stream_byte(t.sport, t.dport, c->iss + 1 + (uint32_t)(off + i));
         if (!st)
             forged = true; /* lost track: no count checks */
     } else {
@@ -259,7 +261,9 @@ static void app_recv(struct side *sd, struct sockrec *r, size_t len)
     struct tcp_conn *c = fuzz_stack_conn(sd->s, r->sd);
     CHECK(c != NULL);
     /* Incoming data: from the remote port to the local one. */
-    uint16_t sport = c->e.tuple.dport, dport = c->e.tuple.sport;
+    struct wire_tuple t;
+    tcp_entry_tuple(c->host, &c->e, &t);
+    uint16_t sport = t.dport, dport = t.sport;
     for (ssize_t i = 0; i < n; i++) {
         uint32_t seq = c->irs + 1 + (uint32_t)(r->rcvd + (uint64_t)i);
         if (buf[i] != stream_byte(sport, dport, seq)) {

@@ -338,11 +338,13 @@ int stack_accept(struct stack *s, int sd, struct wire_endpoint *peer)
     n->opt = c->opt;
     n->rcvbuf = c->rcv.limit;
     n->sndbuf = c->snd.limit;
-    n->local.addr = c->e.tuple.src;
-    n->local.port = c->e.tuple.sport;
+    struct wire_tuple t;
+    tcp_entry_tuple(&s->host, &c->e, &t);
+    n->local.addr = t.src;
+    n->local.port = t.sport;
     if (peer) {
-        peer->addr = c->e.tuple.dst;
-        peer->port = c->e.tuple.dport;
+        peer->addr = t.dst;
+        peer->port = t.dport;
     }
     STACK_CHECK(s, "accept");
     return nsd;
@@ -622,8 +624,10 @@ int stack_getpeername(struct stack *s, int sd, struct wire_endpoint *out)
         return -EBADF;
     if (k->kind != SOCK_CONN || k->conn->e.state == TCP_STATE_SYN_SENT)
         return -ENOTCONN;
-    out->addr = k->conn->e.tuple.dst;
-    out->port = k->conn->e.tuple.dport;
+    struct wire_tuple t;
+    tcp_entry_tuple(&s->host, &k->conn->e, &t);
+    out->addr = t.dst;
+    out->port = t.dport;
     return 0;
 }
 

@@ -42,16 +42,21 @@ struct tcp_tuple4 {
     uint16_t lport, rport;
 };
 
-/* The head of a full control block in the 4-tuple table. tuple.src is the
- * local end. */
+/* The head of a full control block in the 4-tuple table. Its tuple (local
+ * end first) is kept compact for IPv4; an IPv6 tuple lives in the host's
+ * tuple6_pool (tcp_entry_tuple reads either). */
 struct tcp_entry {
     uint32_t hnext; /* next in the hash chain (a reference) */
     uint32_t ref;   /* this entry's reference */
     struct timer_node timer;
-    struct wire_tuple tuple;
+    union {
+        struct tcp_tuple4 v4;
+        uint32_t v6; /* index in host->tuple6_pool */
+    } tuple;
     uint8_t kind;  /* enum tcp_entry_kind */
     uint8_t state; /* enum tcp_state */
-    bool hashed;   /* in the table */
+    bool hashed : 1; /* in the table */
+    bool v6 : 1;
 };
 
 struct tcp_listener;
@@ -241,6 +246,7 @@ struct tcp_host {
     struct hash_table table; /* every entry by 4-tuple (references) */
     struct timer_wheel timers; /* control blocks' timers */
     struct pool conn_pool, req_pool[2]; /* [v6] */
+    struct pool tuple6_pool;            /* IPv6 control blocks' tuples (struct wire_tuple) */
     struct ring tw_ring[2];             /* [v6]: TIME-WAIT entries, expiry order */
     uint32_t req_head[TCP_REQ_LEVELS], req_tail[TCP_REQ_LEVELS]; /* SYN-ACK timer FIFOs */
     uint32_t req_levels; /* bit L: FIFO L is not empty */
@@ -455,6 +461,11 @@ static inline struct tcp_conn *tcp_conn_at(const struct tcp_host *h, uint32_t re
 /* Files a reference (kind counted) or takes it out. 0, or -ENOMEM. */
 int tcp_table_insert(struct tcp_host *h, uint32_t ref, const struct wire_tuple *t);
 void tcp_table_remove(struct tcp_host *h, uint32_t ref, const struct wire_tuple *t);
+/* A control block's tuple: set once (0, or -ENOMEM for an IPv6 tuple's
+ * storage), read, and released with the block. */
+int tcp_entry_set_tuple(struct tcp_host *h, struct tcp_entry *e, const struct wire_tuple *t);
+void tcp_entry_tuple(const struct tcp_host *h, const struct tcp_entry *e, struct wire_tuple *t);
+void tcp_entry_drop_tuple(struct tcp_host *h, struct tcp_entry *e);
 /* A control block into the table and out (its timer cancelled). */
 int tcp_entry_insert(struct tcp_host *h, struct tcp_entry *e);
 void tcp_entry_remove(struct tcp_host *h, struct tcp_entry *e);

@@ -22,6 +22,13 @@ static const char *entry_kind_name(unsigned kind)
     return kind == TCP_ENTRY_CONN ? "conn" : kind == TCP_ENTRY_REQ ? "half-open" : kind == TCP_ENTRY_TW ? "time-wait" : "?";
 }
 
+/* A half-open or TIME-WAIT entry as fail() shows it: a tcp_entry head (kind
+ * and state) followed by its full tuple. */
+struct shown_entry {
+    struct tcp_entry e;
+    struct wire_tuple t;
+};
+
 /* "conn 10.0.0.1:40000 -> 10.0.0.2:80 ESTABLISHED: " then the message. */
 static bool fail(struct check *k, const struct tcp_entry *e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -33,9 +40,14 @@ static bool fail(struct check *k, const struct tcp_entry *e, const char *fmt, ..
     size_t used = 0;
     if (e) {
         char a[WIRE_ADDR_STRLEN], b[WIRE_ADDR_STRLEN];
+        struct wire_tuple t;
+        if (e->kind == TCP_ENTRY_CONN) /* the head of a control block */
+            tcp_entry_tuple(((const struct tcp_conn *)(const void *)e)->host, e, &t);
+        else
+            t = ((const struct shown_entry *)(const void *)e)->t;
         int n = snprintf(k->buf, k->cap, "%s %s:%u -> %s:%u %s: ", entry_kind_name(e->kind),
-                         wire_addr_str(&e->tuple.src, a), e->tuple.sport, wire_addr_str(&e->tuple.dst, b),
-                         e->tuple.dport, e->state < TCP_STATE_COUNT ? tcp_state_name(e->state) : "?");
+                         wire_addr_str(&t.src, a), t.sport, wire_addr_str(&t.dst, b), t.dport,
+                         e->state < TCP_STATE_COUNT ? tcp_state_name(e->state) : "?");
         used = n < 0 ? 0 : (size_t)n < k->cap ? (size_t)n : k->cap - 1;
     }
     va_list ap;
@@ -248,19 +260,19 @@ static bool listener_known(const struct tcp_host *h, const struct tcp_listener *
 }
 
 /* An entry that is not a control block, as fail() shows it. */
-static const struct tcp_entry *shown(struct tcp_entry *e, const struct tcp_entry_view *v)
+static const struct tcp_entry *shown(struct shown_entry *s, const struct tcp_entry_view *v)
 {
-    *e = (struct tcp_entry){0};
-    e->tuple = v->tuple;
-    e->kind = (uint8_t)v->kind;
-    e->state = (uint8_t)v->state;
-    return e;
+    *s = (struct shown_entry){0};
+    s->t = v->tuple;
+    s->e.kind = (uint8_t)v->kind;
+    s->e.state = (uint8_t)v->state;
+    return &s->e;
 }
 
 static int walk_entry(void *ctx, const struct tcp_entry_view *v)
 {
     struct table_walk *w = ctx;
-    struct tcp_entry e;
+    struct shown_entry e;
     switch (v->kind) {
     case TCP_ENTRY_CONN:
         w->conns++;
@@ -299,21 +311,22 @@ static bool check_req_fifos(struct check *k, const struct tcp_host *h)
             const struct tcp_req *r = tcp_ref_ptr(h, ref);
             struct wire_tuple t;
             tcp_req_get_tuple(r, &t);
-            struct tcp_entry e = {.tuple = t, .kind = TCP_ENTRY_REQ, .state = r->state};
+            struct shown_entry s = {.e = {.kind = TCP_ENTRY_REQ, .state = r->state}, .t = t};
+            const struct tcp_entry *e = &s.e;
             if (++n > h->reqs)
                 return fail(k, NULL, "SYN-ACK FIFOs hold more than the %zu half-open entries", h->reqs);
             if (r->qprev != prev)
-                return fail(k, &e, "SYN-ACK FIFO %u: back link broken", lv);
+                return fail(k, e, "SYN-ACK FIFO %u: back link broken", lv);
             if ((r->retries < TCP_REQ_LEVELS ? r->retries : TCP_REQ_LEVELS - 1) != lv)
-                return fail(k, &e, "in SYN-ACK FIFO %u with %u retries", lv, r->retries);
+                return fail(k, e, "in SYN-ACK FIFO %u with %u retries", lv, r->retries);
             if (tcp_req_expires(r) < last)
-                return fail(k, &e, "SYN-ACK FIFO %u out of order", lv);
+                return fail(k, e, "SYN-ACK FIFO %u out of order", lv);
             last = tcp_req_expires(r);
             const struct tcp_listener *l = r->listener < h->listener_cap ? h->listener_tab[r->listener] : NULL;
             if (!l || !listener_known(h, l))
-                return fail(k, &e, "its listener is gone");
+                return fail(k, e, "its listener is gone");
             if (tcp_host_lookup(h, &t, tcp_tuple_hash(h, &t)) != ref)
-                return fail(k, &e, "in a SYN-ACK FIFO but not in the table");
+                return fail(k, e, "in a SYN-ACK FIFO but not in the table");
         }
         if (h->req_tail[lv] != prev)
             return fail(k, NULL, "SYN-ACK FIFO %u: tail is not the last entry", lv);
@@ -340,13 +353,14 @@ static bool check_tw_rings(struct check *k, const struct tcp_host *h)
             tcp_time_t at = tcp_tw_expires(h, ref);
             struct wire_tuple t;
             tcp_tw_get_tuple(tw, &t);
-            struct tcp_entry e = {.tuple = t, .kind = TCP_ENTRY_TW, .state = tw->state};
+            struct shown_entry s = {.e = {.kind = TCP_ENTRY_TW, .state = tw->state}, .t = t};
+            const struct tcp_entry *e = &s.e;
             if (at < last)
-                return fail(k, &e, "TIME-WAIT ring out of order (%llu after %llu)", (unsigned long long)at,
+                return fail(k, e, "TIME-WAIT ring out of order (%llu after %llu)", (unsigned long long)at,
                             (unsigned long long)last);
             last = at;
             if (tcp_host_lookup(h, &t, tcp_tuple_hash(h, &t)) != ref)
-                return fail(k, &e, "live in a TIME-WAIT ring but not in the table");
+                return fail(k, e, "live in a TIME-WAIT ring but not in the table");
             if (++live > h->tws)
                 break;
         }

@@ -15,8 +15,11 @@ struct tcp_conn *tcp_conn_new(struct tcp_host *h, const struct wire_tuple *t, co
     const struct tcp_config *cfg = h->cfg;
     c->e.kind = TCP_ENTRY_CONN;
     c->e.state = TCP_STATE_CLOSED;
-    c->e.tuple = *t;
     c->host = h;
+    if (tcp_entry_set_tuple(h, &c->e, t) < 0) {
+        tcp_conn_release(c);
+        return NULL;
+    }
     c->sd = -1;
     c->opt = *opt;
     bytebuf_init(&c->snd, sndbuf);
@@ -72,7 +75,9 @@ void tcp_conn_done(struct tcp_conn *c, int err, tcp_time_t now)
 /* Active OPEN (RFC 9293 §3.10.1): ISN per RFC 6528, SYN, SYN-SENT. */
 int tcp_connect(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now)
 {
-    c->iss = tcp_isn(h, &c->e.tuple, now);
+    struct wire_tuple t;
+    tcp_entry_tuple(h, &c->e, &t);
+    c->iss = tcp_isn(h, &t, now);
     c->snd_una = c->snd_nxt = c->snd_max = c->iss;
     c->recover = c->snd_sml = c->iss; /* RFC 6582 §3.2 */
     if (tcp_entry_insert(h, &c->e) < 0)
@@ -286,7 +291,9 @@ static void keepalive_timer(struct tcp_conn *c, tcp_time_t now)
         probe.opt.ts_val = tcp_ts_now(now) + c->ts_offset;
         probe.opt.ts_ecr = c->ts_recent;
     }
-    tcp_emit(h, &c->e.tuple, &probe);
+    struct wire_tuple t;
+    tcp_entry_tuple(h, &c->e, &t);
+    tcp_emit(h, &t, &probe);
     c->keepalive_at = now + TCP_SEC(c->opt.keepintvl_s);
 }
 

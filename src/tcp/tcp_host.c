@@ -19,7 +19,7 @@ static void ref_tuple(const struct tcp_host *h, uint32_t ref, struct wire_tuple 
     const void *p = tcp_ref_ptr(h, ref);
     switch (TCP_REF_POOL(ref)) {
     case TCP_REF_CONN:
-        *t = ((const struct tcp_conn *)p)->e.tuple;
+        tcp_entry_tuple(h, &((const struct tcp_conn *)p)->e, t);
         break;
     case TCP_REF_REQ4:
     case TCP_REF_REQ6:
@@ -53,6 +53,7 @@ int tcp_host_init(struct tcp_host *h, const struct tcp_config *cfg, struct tcp_c
     timer_wheel_init(&h->timers, now);
     /* Blocks of about 16-32 KiB. */
     pool_init(&h->conn_pool, sizeof(struct tcp_conn), 6);
+    pool_init(&h->tuple6_pool, sizeof(struct wire_tuple), 8);
     for (int v6 = 0; v6 < 2; v6++) {
         pool_init(&h->req_pool[v6], TCP_REQ_SIZE(v6), 9);
         ring_init(&h->tw_ring[v6], TCP_TW_SIZE(v6), 9);
@@ -95,6 +96,7 @@ void tcp_host_destroy(struct tcp_host *h)
     hash_table_free(&h->table);
     /* Control blocks still owned by descriptors must be freed before. */
     pool_destroy(&h->conn_pool);
+    pool_destroy(&h->tuple6_pool);
     for (int v6 = 0; v6 < 2; v6++) {
         pool_destroy(&h->req_pool[v6]);
         ring_destroy(&h->tw_ring[v6]);
@@ -301,9 +303,42 @@ void tcp_table_remove(struct tcp_host *h, uint32_t ref, const struct wire_tuple 
     h->port_refs[t->sport] -= kind != TCP_ENTRY_REQ;
 }
 
+int tcp_entry_set_tuple(struct tcp_host *h, struct tcp_entry *e, const struct wire_tuple *t)
+{
+    e->v6 = !tcp_tuple_is_v4(t);
+    if (!e->v6) {
+        tcp_tuple_pack(&e->tuple.v4, t, false);
+        return 0;
+    }
+    struct wire_tuple *p = pool_alloc(&h->tuple6_pool, &e->tuple.v6);
+    if (!p) {
+        e->v6 = false;
+        return -ENOMEM;
+    }
+    *p = *t;
+    return 0;
+}
+
+void tcp_entry_tuple(const struct tcp_host *h, const struct tcp_entry *e, struct wire_tuple *t)
+{
+    if (e->v6)
+        *t = *(const struct wire_tuple *)pool_at(&h->tuple6_pool, e->tuple.v6);
+    else
+        tcp_tuple_unpack(t, &e->tuple.v4, false);
+}
+
+void tcp_entry_drop_tuple(struct tcp_host *h, struct tcp_entry *e)
+{
+    if (e->v6)
+        pool_free(&h->tuple6_pool, e->tuple.v6);
+    e->v6 = false;
+}
+
 int tcp_entry_insert(struct tcp_host *h, struct tcp_entry *e)
 {
-    if (tcp_table_insert(h, e->ref, &e->tuple) < 0)
+    struct wire_tuple t;
+    tcp_entry_tuple(h, e, &t);
+    if (tcp_table_insert(h, e->ref, &t) < 0)
         return -ENOMEM;
     e->hashed = true;
     return 0;
@@ -313,7 +348,9 @@ void tcp_entry_remove(struct tcp_host *h, struct tcp_entry *e)
 {
     if (!e->hashed)
         return;
-    tcp_table_remove(h, e->ref, &e->tuple);
+    struct wire_tuple t;
+    tcp_entry_tuple(h, e, &t);
+    tcp_table_remove(h, e->ref, &t);
     e->hashed = false;
     timer_cancel(&h->timers, &e->timer);
 }
@@ -329,6 +366,7 @@ struct tcp_conn *tcp_conn_alloc(struct tcp_host *h)
 
 void tcp_conn_release(struct tcp_conn *c)
 {
+    tcp_entry_drop_tuple(c->host, &c->e);
     pool_free(&c->host->conn_pool, TCP_REF_INDEX(c->e.ref));
 }
 
@@ -344,10 +382,13 @@ uint32_t tcp_host_lookup(const struct tcp_host *h, const struct wire_tuple *t, u
     while ((ref = hash_table_scan_with(&h->table, &cursor, hash, entry_next, (void *)h))) {
         const uint8_t *p = tcp_ref_ptr(h, ref);
         switch (TCP_REF_POOL(ref)) {
-        case TCP_REF_CONN:
-            if (tcp_tuple_same(&((const struct tcp_conn *)(const void *)p)->e.tuple, t))
+        case TCP_REF_CONN: {
+            const struct tcp_entry *e = (const struct tcp_entry *)(const void *)p;
+            if (v4 ? !e->v6 && memcmp(&e->tuple.v4, key4, sizeof key4) == 0
+                   : e->v6 && tcp_tuple_same(pool_at(&h->tuple6_pool, e->tuple.v6), t))
                 return ref;
             break;
+        }
         case TCP_REF_REQ4:
             if (v4 && memcmp(p + offsetof(struct tcp_req, tuple), key4, sizeof key4) == 0)
                 return ref;
@@ -474,7 +515,9 @@ void tcp_set_state_raw(struct tcp_host *h, uint8_t *state, const struct wire_tup
 
 void tcp_set_state(struct tcp_host *h, struct tcp_entry *e, int sd, enum tcp_state to, tcp_time_t now)
 {
-    tcp_set_state_raw(h, &e->state, &e->tuple, sd, to, now);
+    struct wire_tuple t;
+    tcp_entry_tuple(h, e, &t);
+    tcp_set_state_raw(h, &e->state, &t, sd, to, now);
 }
 
 void tcp_emit(struct tcp_host *h, const struct wire_tuple *local_view, struct wire_seg *seg)

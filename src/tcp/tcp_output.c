@@ -49,6 +49,14 @@ uint16_t tcp_rcv_window_field(struct tcp_conn *c)
     return (uint16_t)field;
 }
 
+/* Out with the connection's addresses. */
+static void conn_emit(struct tcp_conn *c, struct wire_seg *seg, bool retransmission)
+{
+    struct wire_tuple t;
+    tcp_entry_tuple(c->host, &c->e, &t);
+    tcp_emit_rtx(c->host, &t, seg, retransmission);
+}
+
 static void add_timestamp(struct tcp_conn *c, struct wire_seg *seg, tcp_time_t now)
 {
     if (!c->ts_ok)
@@ -93,7 +101,7 @@ static void send_segment(struct tcp_conn *c, uint8_t flags, uint32_t seq, const 
         c->delack_at = TCP_TIME_NEVER;
         tcp_conn_arm_timer(c);
     }
-    tcp_emit_rtx(c->host, &c->e.tuple, &seg, rtx);
+    conn_emit(c, &seg, rtx);
 }
 
 /* A pure ACK carries SND.MAX: after a timeout rewinds SND.NXT, an older
@@ -113,7 +121,7 @@ void tcp_send_rst_for(struct tcp_conn *c, tcp_time_t now)
     seg.seq = c->snd_max;
     seg.ack = c->rcv_nxt;
     add_timestamp(c, &seg, now);
-    tcp_emit(c->host, &c->e.tuple, &seg);
+    conn_emit(c, &seg, false);
 }
 
 /* SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED after a simultaneous open), with
@@ -146,7 +154,7 @@ void tcp_send_syn(struct tcp_conn *c, tcp_time_t now)
     }
     bool rtx = c->snd_max == c->iss + 1;
     c->snd_max = c->snd_nxt = c->iss + 1;
-    tcp_emit_rtx(c->host, &c->e.tuple, &seg, rtx);
+    conn_emit(c, &seg, rtx);
 }
 
 static uint32_t in_flight(const struct tcp_conn *c) { return c->snd_nxt - c->snd_una; }

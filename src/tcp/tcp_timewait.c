@@ -87,14 +87,16 @@ void tcp_time_wait(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now)
         tcp_conn_done(c, 0, now);
         return;
     }
-    bool v6 = !tcp_tuple_is_v4(&c->e.tuple);
+    bool v6 = c->e.v6;
+    struct wire_tuple t;
+    tcp_entry_tuple(h, &c->e, &t);
     uint32_t ref;
     struct tcp_tw *tw = tw_push(h, v6, now + TCP_SEC(cfg->tcp_timewait_len), &ref);
     if (!tw) {
         tcp_conn_done(c, 0, now);
         return;
     }
-    tcp_tuple_pack((uint8_t *)tw + offsetof(struct tcp_tw, tuple), &c->e.tuple, v6);
+    tcp_tuple_pack((uint8_t *)tw + offsetof(struct tcp_tw, tuple), &t, v6);
     tw->state = c->e.state;
     tw->snd_nxt = c->snd_max;
     tw->rcv_nxt = c->rcv_nxt;
@@ -103,7 +105,7 @@ void tcp_time_wait(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now)
     tw->rcv_wnd = tcp_rcv_window_field(c);
     /* The control block leaves the table first (the tuple's hash is shared). */
     tcp_entry_remove(h, &c->e);
-    if (tcp_table_insert(h, ref, &c->e.tuple) < 0) {
+    if (tcp_table_insert(h, ref, &t) < 0) {
         tw_trim(&h->tw_ring[v6]);
         h->stats->TCPTimeWaitOverflow++;
         tcp_conn_done(c, 0, now);
@@ -116,7 +118,7 @@ void tcp_time_wait(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now)
     int sd = c->sd;
     c->e.state = TCP_STATE_CLOSED;
     bytebuf_free(&c->snd);
-    tcp_set_state_raw(h, &tw->state, &c->e.tuple, sd, TCP_STATE_TIME_WAIT, now);
+    tcp_set_state_raw(h, &tw->state, &t, sd, TCP_STATE_TIME_WAIT, now);
     if (c->orphan) {
         c->accept_next = h->graveyard;
         h->graveyard = c->e.ref;

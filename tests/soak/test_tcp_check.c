@@ -77,7 +77,9 @@ static int teardown(void **state)
 static void establish(struct fixture *f, uint32_t irs)
 {
     struct wire_seg seg = {0};
-    seg.tuple = wire_tuple_reverse(&f->c->e.tuple);
+    struct wire_tuple local;
+    tcp_entry_tuple(f->h, &f->c->e, &local);
+    seg.tuple = wire_tuple_reverse(&local);
     seg.ip_version = 4;
     seg.flags = WIRE_SYN | WIRE_ACK;
     seg.seq = irs;
@@ -231,7 +233,9 @@ static void test_bug_old_ack_sack_below_snd_una(void **state)
     uint32_t una = f->c->snd_una;
     assert_true(seq_gt(f->c->snd_max, una + 4000));
     struct wire_seg ack = {0};
-    ack.tuple = wire_tuple_reverse(&f->c->e.tuple);
+    struct wire_tuple local;
+    tcp_entry_tuple(f->h, &f->c->e, &local);
+    ack.tuple = wire_tuple_reverse(&local);
     ack.ip_version = 4;
     ack.flags = WIRE_ACK;
     ack.seq = f->c->rcv_nxt;
