@@ -667,13 +667,13 @@ static int walk_entry(void *arg, const struct tcp_entry_view *e)
         info.recv_q = bytebuf_len(&c->rcv);
         info.send_q = bytebuf_len(&c->snd); /* unacknowledged + unsent */
         info.retransmits = c->backoff;
-        if (c->rtx_at != TCP_TIME_NEVER) {
+        if (tcp_conn_deadline(c, TCP_TIMER_RTX) != TCP_TIME_NEVER) {
             info.timer = c->snd_wnd == 0 && c->snd_una == c->snd_max ? STACK_TIMER_PERSIST : STACK_TIMER_ON;
-            info.timer_expires = c->rtx_at;
-        } else if (c->keepalive_at != TCP_TIME_NEVER) {
+            info.timer_expires = tcp_conn_deadline(c, TCP_TIMER_RTX);
+        } else if (tcp_conn_deadline(c, TCP_TIMER_KEEPALIVE) != TCP_TIME_NEVER) {
             bool fin_wait_2 = c->orphan && c->e.state == TCP_STATE_FIN_WAIT_2; /* tcp_fin_timeout */
             info.timer = fin_wait_2 ? STACK_TIMER_TIMEWAIT : STACK_TIMER_KEEPALIVE;
-            info.timer_expires = c->keepalive_at;
+            info.timer_expires = tcp_conn_deadline(c, TCP_TIMER_KEEPALIVE);
         }
         break;
     }

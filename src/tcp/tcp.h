@@ -48,7 +48,6 @@ struct tcp_tuple4 {
 struct tcp_entry {
     uint32_t hnext; /* next in the hash chain (a reference) */
     uint32_t ref;   /* this entry's reference */
-    struct timer_node timer;
     union {
         struct tcp_tuple4 v4;
         uint32_t v6; /* index in host->tuple6_pool */
@@ -61,6 +60,18 @@ struct tcp_entry {
 
 struct tcp_listener;
 struct tcp_host;
+
+/* A control block's timers: retransmission or persist (RFC 6298, RFC 9293
+ * §3.8.6.1), the delayed ACK, and keepalive or an orphan's FIN-WAIT-2
+ * timeout (one Linux sk_timer). They live apart from the block, in a pool,
+ * only while one is armed: an idle connection carries a 4-byte reference
+ * (DESIGN.md §1). The wheel node runs at the earliest deadline. */
+enum tcp_timer_kind { TCP_TIMER_RTX, TCP_TIMER_DELACK, TCP_TIMER_KEEPALIVE, TCP_TIMER_KINDS };
+struct tcp_timers {
+    struct timer_node node;
+    tcp_time_t at[TCP_TIMER_KINDS]; /* TCP_TIME_NEVER: off */
+    uint32_t conn;                  /* the owner's reference */
+};
 
 /* Per-connection choices a socket can make (setsockopt), with Linux's
  * bounds: keepidle and keepintvl 1..32767 s (MAX_TCP_KEEPIDLE,
@@ -101,6 +112,7 @@ struct tcp_conn {
     uint32_t recover;         /* NewReno / RFC 6675 recovery point */
     uint32_t last_oow_ack_ms; /* when we last answered an out-of-window segment (0: never) */
     uint32_t accept_next; /* next in the accept queue or the graveyard (a reference; 0: none) */
+    uint32_t timers;      /* index + 1 of its struct tcp_timers in host->timer_pool; 0: none armed */
     int sd;             /* descriptor, -1 when orphaned or not yet accepted */
 
     uint16_t mss;     /* effective send MSS (payload bytes per segment) */
@@ -123,14 +135,11 @@ struct tcp_conn {
     bool shut_rd : 1;     /* user shut down reading */
     bool orphan : 1;      /* descriptor released: close() was called */
     bool ack_pending : 1; /* an ACK is owed (delayed ACK running) */
+    bool timer_lost : 1;  /* a timer could not be armed for lack of memory: reset at the end of the call */
     bool quickack : 1;    /* the owed ACK must not wait (a gap just filled) */
     bool in_recovery : 1; /* RFC 5681 §3.2; NewReno RFC 6582 */
     bool sack_recovery : 1; /* ...driven by the scoreboard (RFC 6675), not NewReno */
 
-    /* Deadlines; the entry's timer node runs at the earliest. keepalive_at
-     * is also an orphan's FIN-WAIT-2 timeout (tcp_fin_timeout), as Linux's
-     * sk_timer serves both. */
-    tcp_time_t rtx_at, delack_at, keepalive_at;
     tcp_time_t last_rcv;      /* for keepalive idle */
     tcp_time_t retrans_stamp; /* SYN-SENT: when the SYN went out; later: when the timed-out head was sent (Linux retrans_stamp) */
 
@@ -247,6 +256,8 @@ struct tcp_host {
     struct timer_wheel timers; /* control blocks' timers */
     struct pool conn_pool, req_pool[2]; /* [v6] */
     struct pool tuple6_pool;            /* IPv6 control blocks' tuples (struct wire_tuple) */
+    struct pool timer_pool;             /* struct tcp_timers of control blocks with a timer armed */
+    bool timers_lost;                   /* some control block has timer_lost set */
     struct ring tw_ring[2];             /* [v6]: TIME-WAIT entries, expiry order */
     uint32_t req_head[TCP_REQ_LEVELS], req_tail[TCP_REQ_LEVELS]; /* SYN-ACK timer FIFOs */
     uint32_t req_levels; /* bit L: FIFO L is not empty */
@@ -413,7 +424,17 @@ bool tcp_conn_synchronized(const struct tcp_conn *c);
 void tcp_set_state(struct tcp_host *h, struct tcp_entry *e, int sd, enum tcp_state to, tcp_time_t now);
 /* Moves c to CLOSED with an error for its user; orphans go to the graveyard. */
 void tcp_conn_done(struct tcp_conn *c, int err, tcp_time_t now);
+/* Timers (tcp_output.c). A deadline, or TCP_TIME_NEVER. */
+static inline tcp_time_t tcp_conn_deadline(const struct tcp_conn *c, enum tcp_timer_kind k);
+/* Sets a deadline (TCP_TIME_NEVER: off); tcp_conn_arm_timer then runs the
+ * node at the earliest, or frees the timers when none is left. False when
+ * the timers' storage could not be allocated: the deadline is not set and,
+ * unless it is the delayed ACK (send the ACK now instead), the connection
+ * is reset at the end of the call (TCPAbortOnMemory). */
+bool tcp_conn_set_deadline(struct tcp_conn *c, enum tcp_timer_kind k, tcp_time_t at);
 void tcp_conn_arm_timer(struct tcp_conn *c);
+/* Every deadline off, the timers freed. */
+void tcp_conn_clear_deadlines(struct tcp_conn *c);
 void tcp_output(struct tcp_conn *c, tcp_time_t now);
 void tcp_send_ack(struct tcp_conn *c, tcp_time_t now);
 void tcp_send_rst_for(struct tcp_conn *c, tcp_time_t now);
@@ -457,6 +478,14 @@ static inline void *tcp_ref_ptr(const struct tcp_host *h, uint32_t ref)
 static inline struct tcp_conn *tcp_conn_at(const struct tcp_host *h, uint32_t ref)
 {
     return ref ? (struct tcp_conn *)pool_at(&h->conn_pool, TCP_REF_INDEX(ref)) : NULL;
+}
+static inline struct tcp_timers *tcp_conn_timers(const struct tcp_conn *c)
+{
+    return c->timers ? (struct tcp_timers *)pool_at(&c->host->timer_pool, c->timers - 1) : NULL;
+}
+static inline tcp_time_t tcp_conn_deadline(const struct tcp_conn *c, enum tcp_timer_kind k)
+{
+    return c->timers ? tcp_conn_timers(c)->at[k] : TCP_TIME_NEVER;
 }
 /* Files a reference (kind counted) or takes it out. 0, or -ENOMEM. */
 int tcp_table_insert(struct tcp_host *h, uint32_t ref, const struct wire_tuple *t);

@@ -128,34 +128,40 @@ static bool check_sack(struct check *k, const struct tcp_conn *c)
 static bool check_timers(struct check *k, const struct tcp_conn *c, bool in_table)
 {
     const struct tcp_entry *e = &c->e;
-    tcp_time_t at = c->rtx_at;
-    if (c->delack_at < at)
-        at = c->delack_at;
-    if (c->keepalive_at < at)
-        at = c->keepalive_at;
+    tcp_time_t at = tcp_conn_deadline(c, TCP_TIMER_RTX);
+    if (tcp_conn_deadline(c, TCP_TIMER_DELACK) < at)
+        at = tcp_conn_deadline(c, TCP_TIMER_DELACK);
+    if (tcp_conn_deadline(c, TCP_TIMER_KEEPALIVE) < at)
+        at = tcp_conn_deadline(c, TCP_TIMER_KEEPALIVE);
+    const struct tcp_timers *t = tcp_conn_timers(c);
     if (!in_table) {
-        if (at != TCP_TIME_NEVER || timer_armed(&e->timer))
+        if (t)
             return fail(k, e, "a timer is armed on a connection out of the table");
         return true;
     }
-    /* The entry's one timer node runs at the earliest of its deadlines. */
-    if ((at != TCP_TIME_NEVER) != timer_armed(&e->timer) || (at != TCP_TIME_NEVER && e->timer.expires != at))
-        return fail(k, e, "timer node %s at %llu, deadlines say %llu", timer_armed(&e->timer) ? "armed" : "off",
-                    (unsigned long long)e->timer.expires, (unsigned long long)at);
+    if (c->timer_lost)
+        return fail(k, e, "a timer lost for lack of memory outlived the call");
+    /* Timers are kept exactly while one is armed, and their one wheel node
+     * runs at the earliest deadline. */
+    if (t && t->conn != e->ref)
+        return fail(k, e, "its timers belong to reference %#x", t->conn);
+    if (t && (at == TCP_TIME_NEVER || !timer_armed(&t->node) || t->node.expires != at))
+        return fail(k, e, "timer node %s at %llu, deadlines say %llu", timer_armed(&t->node) ? "armed" : "off",
+                    (unsigned long long)t->node.expires, (unsigned long long)at);
     /* RFC 6298 §5.1: a retransmission timer runs while anything is
      * unacknowledged (data, SYN or FIN). */
-    if (c->snd_una != c->snd_max && c->rtx_at == TCP_TIME_NEVER)
+    if (c->snd_una != c->snd_max && tcp_conn_deadline(c, TCP_TIMER_RTX) == TCP_TIME_NEVER)
         return fail(k, e, "%u octets outstanding (SND.UNA %u SND.MAX %u) and no retransmission timer",
                     c->snd_max - c->snd_una, c->snd_una, c->snd_max);
     /* ...and otherwise only to push data the window holds back (persist,
      * RFC 9293 §3.8.6.1; SWS override, §3.8.6.2.1). */
-    if (c->snd_una == c->snd_max && c->rtx_at != TCP_TIME_NEVER && bytebuf_len(&c->snd) == 0 &&
+    if (c->snd_una == c->snd_max && tcp_conn_deadline(c, TCP_TIMER_RTX) != TCP_TIME_NEVER && bytebuf_len(&c->snd) == 0 &&
         !(c->fin_queued && !c->fin_sent))
         return fail(k, e, "retransmission timer armed with nothing outstanding or queued");
-    if (c->delack_at != TCP_TIME_NEVER && !c->ack_pending)
+    if (tcp_conn_deadline(c, TCP_TIMER_DELACK) != TCP_TIME_NEVER && !c->ack_pending)
         return fail(k, e, "delayed-ACK timer armed with no ACK owed");
     /* keepalive_at: keepalive, or an orphan's FIN-WAIT-2 timeout. */
-    if (c->keepalive_at != TCP_TIME_NEVER && !c->opt.keepalive &&
+    if (tcp_conn_deadline(c, TCP_TIMER_KEEPALIVE) != TCP_TIME_NEVER && !c->opt.keepalive &&
         !(c->orphan && e->state == TCP_STATE_FIN_WAIT_2))
         return fail(k, e, "keepalive timer armed without SO_KEEPALIVE, and not an orphan's FIN-WAIT-2 timeout");
     return true;
@@ -276,7 +282,7 @@ static int walk_entry(void *ctx, const struct tcp_entry_view *v)
     switch (v->kind) {
     case TCP_ENTRY_CONN:
         w->conns++;
-        w->timers += timer_armed(&v->conn->e.timer);
+        w->timers += v->conn->timers != 0;
         if (!check_conn(w->k, v->conn, true))
             return 1;
         break;

@@ -32,7 +32,7 @@ struct tcp_conn *tcp_conn_new(struct tcp_host *h, const struct wire_tuple *t, co
     c->adv_mss = (uint16_t)mss;
     c->mss = 536; /* RFC 9293 §3.7.1 default until the peer says otherwise */
     c->rto_us = (uint32_t)(cfg->tcp_rto_initial_ms * 1000);
-    c->rtx_at = c->delack_at = c->keepalive_at = TCP_TIME_NEVER;
+    tcp_conn_clear_deadlines(c);
     c->ssthresh = UINT32_MAX;
     c->ts_offset = cfg->tcp_timestamps ? tcp_ts_offset(h, t) : 0;
     return c;
@@ -59,7 +59,7 @@ void tcp_conn_done(struct tcp_conn *c, int err, tcp_time_t now)
     if (err && !c->error)
         c->error = (uint8_t)err;
     tcp_entry_remove(h, &c->e);
-    c->rtx_at = c->delack_at = c->keepalive_at = TCP_TIME_NEVER;
+    tcp_conn_clear_deadlines(c);
     tcp_set_state(h, &c->e, c->sd, TCP_STATE_CLOSED, now);
     bytebuf_free(&c->snd);
     tcp_ooo_free(c);
@@ -85,8 +85,12 @@ int tcp_connect(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now)
     h->stats->ActiveOpens++;
     tcp_set_state(h, &c->e, c->sd, TCP_STATE_SYN_SENT, now);
     c->retrans_stamp = now;
+    if (!tcp_conn_set_deadline(c, TCP_TIMER_RTX, now + c->rto_us)) {
+        c->timer_lost = false;
+        tcp_conn_done(c, ENOMEM, now);
+        return -ENOMEM;
+    }
     tcp_send_syn(c, now);
-    c->rtx_at = now + c->rto_us;
     tcp_conn_arm_timer(c);
     return 0;
 }
@@ -233,7 +237,7 @@ void tcp_close(struct tcp_conn *c, tcp_time_t now)
         break;
     case TCP_STATE_FIN_WAIT_2:
         /* An orphan in FIN-WAIT-2 lives tcp_fin_timeout (Linux). */
-        c->keepalive_at = now + TCP_SEC(h->cfg->tcp_fin_timeout);
+        tcp_conn_set_deadline(c, TCP_TIMER_KEEPALIVE, now + TCP_SEC(h->cfg->tcp_fin_timeout));
         tcp_conn_arm_timer(c);
         break;
     default:
@@ -261,16 +265,16 @@ void tcp_abort(struct tcp_conn *c, tcp_time_t now)
 static void keepalive_timer(struct tcp_conn *c, tcp_time_t now)
 {
     struct tcp_host *h = c->host;
-    c->keepalive_at = TCP_TIME_NEVER;
+    tcp_conn_set_deadline(c, TCP_TIMER_KEEPALIVE, TCP_TIME_NEVER);
     if (!c->opt.keepalive || c->e.state == TCP_STATE_SYN_SENT || c->e.state == TCP_STATE_SYN_RECEIVED)
         return;
     tcp_time_t idle = TCP_SEC(c->opt.keepidle_s);
     if (c->snd_max != c->snd_una || bytebuf_len(&c->snd)) {
-        c->keepalive_at = now + idle; /* data outstanding: the retransmission timer watches */
+        tcp_conn_set_deadline(c, TCP_TIMER_KEEPALIVE, now + idle); /* data outstanding: the retransmission timer watches */
         return;
     }
     if (now < c->last_rcv + idle && c->probes == 0) {
-        c->keepalive_at = c->last_rcv + idle;
+        tcp_conn_set_deadline(c, TCP_TIMER_KEEPALIVE, c->last_rcv + idle);
         return;
     }
     if (c->probes >= c->opt.keepcnt) {
@@ -294,33 +298,33 @@ static void keepalive_timer(struct tcp_conn *c, tcp_time_t now)
     struct wire_tuple t;
     tcp_entry_tuple(h, &c->e, &t);
     tcp_emit(h, &t, &probe);
-    c->keepalive_at = now + TCP_SEC(c->opt.keepintvl_s);
+    tcp_conn_set_deadline(c, TCP_TIMER_KEEPALIVE, now + TCP_SEC(c->opt.keepintvl_s));
 }
 
 void tcp_conn_timer(struct tcp_conn *c, tcp_time_t now)
 {
     struct tcp_host *h = c->host;
-    if (c->delack_at <= now) {
-        c->delack_at = TCP_TIME_NEVER;
+    if (tcp_conn_deadline(c, TCP_TIMER_DELACK) <= now) {
+        tcp_conn_set_deadline(c, TCP_TIMER_DELACK, TCP_TIME_NEVER);
         if (c->ack_pending) {
             h->stats->TCPDelayedACKs++;
             tcp_send_ack(c, now);
         }
     }
-    if (c->rtx_at <= now) {
+    if (tcp_conn_deadline(c, TCP_TIMER_RTX) <= now) {
         tcp_retransmit_timeout(c, now);
         if (c->e.state == TCP_STATE_CLOSED)
             return;
     }
-    if (c->keepalive_at <= now && c->orphan && c->e.state == TCP_STATE_FIN_WAIT_2) {
+    if (tcp_conn_deadline(c, TCP_TIMER_KEEPALIVE) <= now && c->orphan && c->e.state == TCP_STATE_FIN_WAIT_2) {
         /* tcp_fin_timeout ran out for an orphan in FIN-WAIT-2: it goes
          * quietly, as Linux's FIN-WAIT-2 timewait socket does. */
-        c->keepalive_at = TCP_TIME_NEVER;
+        tcp_conn_set_deadline(c, TCP_TIMER_KEEPALIVE, TCP_TIME_NEVER);
         h->stats->TCPOrphanFinTimeout++;
         tcp_conn_done(c, 0, now);
         return;
     }
-    if (c->keepalive_at <= now) {
+    if (tcp_conn_deadline(c, TCP_TIMER_KEEPALIVE) <= now) {
         keepalive_timer(c, now);
         if (c->e.state == TCP_STATE_CLOSED)
             return;

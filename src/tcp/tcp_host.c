@@ -54,6 +54,7 @@ int tcp_host_init(struct tcp_host *h, const struct tcp_config *cfg, struct tcp_c
     /* Blocks of about 16-32 KiB. */
     pool_init(&h->conn_pool, sizeof(struct tcp_conn), 6);
     pool_init(&h->tuple6_pool, sizeof(struct wire_tuple), 8);
+    pool_init(&h->timer_pool, sizeof(struct tcp_timers), 8);
     for (int v6 = 0; v6 < 2; v6++) {
         pool_init(&h->req_pool[v6], TCP_REQ_SIZE(v6), 9);
         ring_init(&h->tw_ring[v6], TCP_TW_SIZE(v6), 9);
@@ -97,6 +98,7 @@ void tcp_host_destroy(struct tcp_host *h)
     /* Control blocks still owned by descriptors must be freed before. */
     pool_destroy(&h->conn_pool);
     pool_destroy(&h->tuple6_pool);
+    pool_destroy(&h->timer_pool);
     for (int v6 = 0; v6 < 2; v6++) {
         pool_destroy(&h->req_pool[v6]);
         ring_destroy(&h->tw_ring[v6]);
@@ -352,7 +354,7 @@ void tcp_entry_remove(struct tcp_host *h, struct tcp_entry *e)
     tcp_entry_tuple(h, e, &t);
     tcp_table_remove(h, e->ref, &t);
     e->hashed = false;
-    timer_cancel(&h->timers, &e->timer);
+    tcp_conn_clear_deadlines((struct tcp_conn *)(void *)e); /* entries head control blocks */
 }
 
 struct tcp_conn *tcp_conn_alloc(struct tcp_host *h)
@@ -443,7 +445,8 @@ static int walk_entry(void *arg, uint32_t ref)
         const struct tcp_conn *c = p;
         v.state = (enum tcp_state)c->e.state;
         v.conn = c;
-        v.timer_expires = timer_armed(&c->e.timer) ? c->e.timer.expires : 0;
+        const struct tcp_timers *t = tcp_conn_timers(c);
+        v.timer_expires = t && timer_armed(&t->node) ? t->node.expires : 0;
         break;
     }
     case TCP_ENTRY_REQ: {
@@ -631,7 +634,7 @@ void tcp_host_tick(struct tcp_host *h, tcp_time_t now)
             struct timer_node *n = timer_expire_next(&h->timers, now);
             if (!n)
                 break;
-            tcp_conn_timer(container_of(n, struct tcp_conn, e.timer), now);
+            tcp_conn_timer(tcp_conn_at(h, container_of(n, struct tcp_timers, node)->conn), now);
         } else if (req < wheel && req <= now) {
             tcp_req_expire(h, now);
         } else {
@@ -652,8 +655,47 @@ tcp_time_t tcp_host_next_timer(const struct tcp_host *h)
     return tw < next ? tw : next;
 }
 
+/* Control blocks left without a timer for lack of memory are reset, as
+ * Linux's tcp_out_of_memory does; a few per pass, with no allocation. */
+#define LOST_PER_PASS 16
+struct lost_walk {
+    struct tcp_host *h;
+    uint32_t n;
+    uint32_t refs[LOST_PER_PASS];
+};
+
+static int collect_timer_lost(void *ctx, uint32_t ref)
+{
+    struct lost_walk *w = ctx;
+    if (TCP_REF_POOL(ref) == TCP_REF_CONN && tcp_conn_at(w->h, ref)->timer_lost)
+        w->refs[w->n++] = ref;
+    return w->n == LOST_PER_PASS;
+}
+
+static void reset_timer_lost(struct tcp_host *h)
+{
+    tcp_time_t now = h->timers.cur; /* the latest time the host was given */
+    while (h->timers_lost) {
+        h->timers_lost = false;
+        struct lost_walk w = {.h = h};
+        hash_table_walk(&h->table, collect_timer_lost, &w);
+        for (uint32_t i = 0; i < w.n; i++) {
+            struct tcp_conn *c = tcp_conn_at(h, w.refs[i]);
+            c->timer_lost = false;
+            h->stats->TCPAbortOnMemory++;
+            if (tcp_conn_synchronized(c))
+                tcp_send_rst_for(c, now);
+            tcp_conn_done(c, ENOMEM, now);
+        }
+        if (w.n == LOST_PER_PASS)
+            h->timers_lost = true;
+    }
+}
+
 void tcp_host_reap(struct tcp_host *h)
 {
+    if (h->timers_lost)
+        reset_timer_lost(h);
     while (h->graveyard) {
         struct tcp_conn *c = tcp_conn_at(h, h->graveyard);
         h->graveyard = c->accept_next;

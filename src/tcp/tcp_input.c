@@ -11,10 +11,10 @@ void tcp_keepalive_reset(struct tcp_conn *c, tcp_time_t now)
     if (c->orphan && c->e.state == TCP_STATE_FIN_WAIT_2)
         return; /* keepalive_at is the FIN-WAIT-2 timeout now */
     if (c->opt.keepalive && tcp_conn_synchronized(c)) {
-        c->keepalive_at = now + TCP_SEC(c->opt.keepidle_s);
+        tcp_conn_set_deadline(c, TCP_TIMER_KEEPALIVE, now + TCP_SEC(c->opt.keepidle_s));
         c->probes = 0;
     } else {
-        c->keepalive_at = TCP_TIME_NEVER;
+        tcp_conn_set_deadline(c, TCP_TIMER_KEEPALIVE, TCP_TIME_NEVER);
     }
     tcp_conn_arm_timer(c);
 }
@@ -123,7 +123,7 @@ static void syn_sent_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_t
         rtt_sample(c, now - c->retrans_stamp);
     else
         c->rto_us = 3000000; /* RFC 6298 §5.7: SYN timed out, start from 3 s */
-    c->rtx_at = TCP_TIME_NEVER;
+    tcp_conn_set_deadline(c, TCP_TIMER_RTX, TCP_TIME_NEVER);
     tcp_conn_arm_timer(c);
     established(c, now);
     /* Data or FIN riding on the SYN-ACK are processed as in ESTABLISHED. */
@@ -167,8 +167,11 @@ static void schedule_ack(struct tcp_conn *c, bool now_please, tcp_time_t now)
         tcp_send_ack(c, now);
         return;
     }
-    if (c->delack_at == TCP_TIME_NEVER) {
-        c->delack_at = now + TCP_MSEC(c->host->cfg->tcp_delack_ms);
+    if (tcp_conn_deadline(c, TCP_TIMER_DELACK) == TCP_TIME_NEVER) {
+        if (!tcp_conn_set_deadline(c, TCP_TIMER_DELACK, now + TCP_MSEC(c->host->cfg->tcp_delack_ms))) {
+            tcp_send_ack(c, now); /* no memory for a timer: no delay */
+            return;
+        }
         tcp_conn_arm_timer(c);
     }
 }
@@ -286,7 +289,7 @@ static bool ack_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t
         c->max_snd_wnd = c->snd_wnd;
         c->snd_wl1 = seg->seq;
         c->snd_wl2 = seg->ack;
-        c->rtx_at = TCP_TIME_NEVER;
+        tcp_conn_set_deadline(c, TCP_TIMER_RTX, TCP_TIME_NEVER);
         established(c, now);
         if (c->fin_queued) {
             c->fin_queued = false;
@@ -346,7 +349,7 @@ static bool ack_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t
         } else {
             c->cwnd += (uint32_t)((uint64_t)c->mss * c->mss / c->cwnd) + 1; /* congestion avoidance */
         }
-        c->rtx_at = c->snd_una == c->snd_max ? TCP_TIME_NEVER : now + c->rto_us;
+        tcp_conn_set_deadline(c, TCP_TIMER_RTX, c->snd_una == c->snd_max ? TCP_TIME_NEVER : now + c->rto_us);
         tcp_conn_arm_timer(c);
         if (c->sd >= 0 && h->ops.wake)
             h->ops.wake(h->ops.ctx, c->sd);
@@ -375,7 +378,7 @@ static bool ack_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t
         if (fin_acked) {
             tcp_set_state(h, &c->e, c->sd, TCP_STATE_FIN_WAIT_2, now);
             if (c->orphan) {
-                c->keepalive_at = now + TCP_SEC(h->cfg->tcp_fin_timeout);
+                tcp_conn_set_deadline(c, TCP_TIMER_KEEPALIVE, now + TCP_SEC(h->cfg->tcp_fin_timeout));
                 tcp_conn_arm_timer(c);
             }
         }

@@ -5,15 +5,53 @@
 
 #include "tcp/tcp.h"
 
-static tcp_time_t min_time(tcp_time_t a, tcp_time_t b) { return a < b ? a : b; }
+bool tcp_conn_set_deadline(struct tcp_conn *c, enum tcp_timer_kind k, tcp_time_t at)
+{
+    struct tcp_timers *t = tcp_conn_timers(c);
+    if (!t) {
+        if (at == TCP_TIME_NEVER)
+            return true;
+        uint32_t i;
+        t = pool_alloc(&c->host->timer_pool, &i);
+        if (!t) {
+            if (k != TCP_TIMER_DELACK) {
+                c->timer_lost = true;
+                c->host->timers_lost = true;
+            }
+            return false;
+        }
+        for (int j = 0; j < TCP_TIMER_KINDS; j++)
+            t->at[j] = TCP_TIME_NEVER;
+        t->conn = c->e.ref;
+        c->timers = i + 1;
+    }
+    t->at[k] = at;
+    return true;
+}
+
+void tcp_conn_clear_deadlines(struct tcp_conn *c)
+{
+    struct tcp_timers *t = tcp_conn_timers(c);
+    if (!t)
+        return;
+    timer_cancel(&c->host->timers, &t->node);
+    pool_free(&c->host->timer_pool, c->timers - 1);
+    c->timers = 0;
+}
 
 void tcp_conn_arm_timer(struct tcp_conn *c)
 {
-    tcp_time_t at = min_time(min_time(c->rtx_at, c->delack_at), c->keepalive_at);
+    struct tcp_timers *t = tcp_conn_timers(c);
+    if (!t)
+        return;
+    tcp_time_t at = t->at[0];
+    for (int j = 1; j < TCP_TIMER_KINDS; j++)
+        if (t->at[j] < at)
+            at = t->at[j];
     if (at == TCP_TIME_NEVER)
-        timer_cancel(&c->host->timers, &c->e.timer);
-    else if (!timer_armed(&c->e.timer) || c->e.timer.expires != at)
-        timer_arm(&c->host->timers, &c->e.timer, at);
+        tcp_conn_clear_deadlines(c);
+    else if (!timer_armed(&t->node) || t->node.expires != at)
+        timer_arm(&c->host->timers, &t->node, at);
 }
 
 uint8_t tcp_wscale_for(uint32_t rcvbuf)
@@ -97,8 +135,8 @@ static void send_segment(struct tcp_conn *c, uint8_t flags, uint32_t seq, const 
     c->last_ack_sent = c->rcv_nxt;
     c->ack_pending = false;
     c->unacked_segs = 0;
-    if (c->delack_at != TCP_TIME_NEVER) {
-        c->delack_at = TCP_TIME_NEVER;
+    if (tcp_conn_deadline(c, TCP_TIMER_DELACK) != TCP_TIME_NEVER) {
+        tcp_conn_set_deadline(c, TCP_TIMER_DELACK, TCP_TIME_NEVER);
         tcp_conn_arm_timer(c);
     }
     conn_emit(c, &seg, rtx);
@@ -161,8 +199,8 @@ static uint32_t in_flight(const struct tcp_conn *c) { return c->snd_nxt - c->snd
 
 static void arm_rtx(struct tcp_conn *c, tcp_time_t now)
 {
-    if (c->rtx_at == TCP_TIME_NEVER) {
-        c->rtx_at = now + c->rto_us;
+    if (tcp_conn_deadline(c, TCP_TIMER_RTX) == TCP_TIME_NEVER) {
+        tcp_conn_set_deadline(c, TCP_TIMER_RTX, now + c->rto_us);
         tcp_conn_arm_timer(c);
     }
 }
@@ -291,7 +329,7 @@ static uint32_t retransmit_at(struct tcp_conn *c, uint32_t seq, uint32_t hole_en
 void tcp_retransmit_head(struct tcp_conn *c, tcp_time_t now)
 {
     retransmit_at(c, c->snd_una, tcp_sack_next_sacked(c, c->snd_una), now);
-    c->rtx_at = now + c->rto_us;
+    tcp_conn_set_deadline(c, TCP_TIMER_RTX, now + c->rto_us);
     tcp_conn_arm_timer(c);
 }
 
@@ -309,7 +347,7 @@ void tcp_sack_recovery_start(struct tcp_conn *c, tcp_time_t now)
     c->sack->high_rxt = c->snd_una;
     uint32_t hole_end = tcp_sack_next_sacked(c, c->snd_una);
     c->sack->high_rxt = c->snd_una + retransmit_at(c, c->snd_una, hole_end, now);
-    c->rtx_at = now + c->rto_us;
+    tcp_conn_set_deadline(c, TCP_TIMER_RTX, now + c->rto_us);
     tcp_conn_arm_timer(c);
     tcp_sack_recovery_send(c, now);
 }
@@ -350,7 +388,7 @@ void tcp_retransmit_timeout(struct tcp_conn *c, tcp_time_t now)
 {
     struct tcp_host *h = c->host;
     const struct tcp_config *cfg = h->cfg;
-    c->rtx_at = TCP_TIME_NEVER;
+    tcp_conn_set_deadline(c, TCP_TIMER_RTX, TCP_TIME_NEVER);
     bool syn_phase = c->e.state == TCP_STATE_SYN_SENT || c->e.state == TCP_STATE_SYN_RECEIVED;
     /* Nothing in flight but data held back by the peer's window. */
     bool window_stall = !syn_phase && c->snd_una == c->snd_max && bytebuf_len(&c->snd) > 0;
@@ -388,7 +426,7 @@ void tcp_retransmit_timeout(struct tcp_conn *c, tcp_time_t now)
         h->stats->TCPSynRetrans++;
         h->stats->RetransSegs++;
         tcp_send_syn(c, now);
-        c->rtx_at = now + c->rto_us;
+        tcp_conn_set_deadline(c, TCP_TIMER_RTX, now + c->rto_us);
         tcp_conn_arm_timer(c);
         return;
     }
@@ -397,8 +435,8 @@ void tcp_retransmit_timeout(struct tcp_conn *c, tcp_time_t now)
          * override timeout sends what fits (RFC 9293 §3.8.6.2.1). */
         c->backoff--;
         output(c, now, true);
-        if (c->rtx_at == TCP_TIME_NEVER) {
-            c->rtx_at = now + c->rto_us;
+        if (tcp_conn_deadline(c, TCP_TIMER_RTX) == TCP_TIME_NEVER) {
+            tcp_conn_set_deadline(c, TCP_TIMER_RTX, now + c->rto_us);
             tcp_conn_arm_timer(c);
         }
         return;
@@ -419,7 +457,7 @@ void tcp_retransmit_timeout(struct tcp_conn *c, tcp_time_t now)
          * answer with an ACK carrying its current window. */
         send_segment(c, 0, c->snd_una - 1, NULL, 0, now);
         c->backoff--; /* persist probes do not count towards tcp_retries2 */
-        c->rtx_at = now + c->rto_us;
+        tcp_conn_set_deadline(c, TCP_TIMER_RTX, now + c->rto_us);
         tcp_conn_arm_timer(c);
         return;
     }
@@ -437,8 +475,8 @@ void tcp_retransmit_timeout(struct tcp_conn *c, tcp_time_t now)
     if (c->backoff >= 2)
         tcp_sack_free(c);
     output(c, now, true); /* the head goes whatever SWS avoidance would say */
-    if (c->rtx_at == TCP_TIME_NEVER) {
-        c->rtx_at = now + c->rto_us;
+    if (tcp_conn_deadline(c, TCP_TIMER_RTX) == TCP_TIME_NEVER) {
+        tcp_conn_set_deadline(c, TCP_TIMER_RTX, now + c->rto_us);
         tcp_conn_arm_timer(c);
     }
 }

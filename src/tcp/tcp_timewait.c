@@ -114,7 +114,7 @@ void tcp_time_wait(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now)
     tw->live = true;
     /* The control block leaves quietly: the TIME-WAIT entry carries on its
      * state, and its user (if any) sees the connection closed. */
-    c->rtx_at = c->delack_at = c->keepalive_at = TCP_TIME_NEVER;
+    tcp_conn_clear_deadlines(c);
     int sd = c->sd;
     c->e.state = TCP_STATE_CLOSED;
     bytebuf_free(&c->snd);

@@ -119,7 +119,7 @@ int64_t tcp_config_get(const struct tcp_config *c, int i);
     X(TCPAbortOnData, "connections reset: data unread or arriving after close")      \
     X(TCPAbortOnClose, "connections reset by close() with unread data")              \
     X(TCPAbortOnLinger, "connections reset by SO_LINGER 0")                          \
-    X(TCPAbortOnMemory, "orphans reset for lack of memory")                          \
+    X(TCPAbortOnMemory, "connections reset for lack of memory (orphans, timers)")    \
     X(TCPTimeouts, "retransmission timeouts")                                        \
     X(TCPSynRetrans, "SYN and SYN-ACK retransmissions")                              \
     X(TCPKeepAlive, "keepalive probes sent")                                         \

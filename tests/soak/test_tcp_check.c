@@ -138,9 +138,17 @@ static void test_catches_data_sent_in_syn_sent(void **state)
 static void test_catches_missing_retransmission_timer(void **state)
 {
     struct fixture *f = *state;
-    f->c->rtx_at = TCP_TIME_NEVER;
-    timer_cancel(&f->h->timers, &f->c->e.timer);
+    tcp_conn_set_deadline(f->c, TCP_TIMER_RTX, TCP_TIME_NEVER);
+    tcp_conn_arm_timer(f->c);
     assert_caught(f, "no retransmission timer");
+}
+
+/* Timers are kept only while one is armed. */
+static void test_catches_timers_kept_with_none_armed(void **state)
+{
+    struct fixture *f = *state;
+    tcp_conn_set_deadline(f->c, TCP_TIMER_RTX, TCP_TIME_NEVER); /* and not re-armed */
+    assert_caught(f, "deadlines say");
 }
 
 /* The host's counts against what its table holds. */
@@ -262,6 +270,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_catches_missing_retransmission_timer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catches_host_count_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catches_ooo_run_beyond_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_catches_timers_kept_with_none_armed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catches_fin_sent_without_fin_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catches_receive_buffer_over_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catches_state_flag_mismatch, setup, teardown),
