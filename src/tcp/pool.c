@@ -26,6 +26,7 @@ void pool_init(struct pool *p, size_t obj_size, unsigned shift)
     memset(p, 0, sizeof *p);
     p->obj_size = (uint32_t)((obj_size + 3) & ~(size_t)3);
     p->shift = shift;
+    p->max_live = SIZE_MAX;
 }
 
 void pool_destroy(struct pool *p)
@@ -47,6 +48,8 @@ static uint32_t *free_link(const struct pool *p, uint32_t index)
 void *pool_alloc(struct pool *p, uint32_t *index)
 {
     uint32_t i;
+    if (p->live >= p->max_live)
+        return NULL;
     if (p->free_head) {
         i = p->free_head - 1;
         uint32_t *link = free_link(p, i);

@@ -35,6 +35,7 @@ struct pool {
     uint32_t free_tail; /* (FIFO mode) */
     uint32_t used;      /* objects handed out from fresh blocks so far */
     size_t live;
+    size_t max_live; /* pool_alloc fails beyond this many (SIZE_MAX; tests lower it) */
 };
 
 /* obj_size >= 4, rounded up to 4; shift: log2 objects per block. */

@@ -2,6 +2,7 @@
  * connections, and it catches each deliberately corrupted one, so that a
  * build with -DSYNACK_INVARIANTS=ON cannot pass silently. The connections
  * are driven through tcp/'s own API with literal segments. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -151,6 +152,51 @@ static void test_catches_timers_kept_with_none_armed(void **state)
     assert_caught(f, "deadlines say");
 }
 
+/* ---- timers without memory ----
+ * A control block's timers come from a pool; when it cannot give them, a
+ * delayed ACK goes out at once and any other timer's connection is reset at
+ * the end of the call (Linux tcp_out_of_memory: TCPAbortOnMemory). */
+static void test_no_timer_memory_resets_the_sender(void **state)
+{
+    struct fixture *f = *state;
+    establish(f, 0x10000000u);
+    f->h->timer_pool.max_live = 0;
+    assert_int_equal(tcp_send(f->c, "hello", 5, T0 + TCP_MSEC(30)), 5); /* sent, but no RTO can run */
+    assert_true(f->c->timer_lost);
+    tcp_host_reap(f->h);
+    assert_int_equal(f->c->e.state, TCP_STATE_CLOSED);
+    assert_int_equal(f->stats.TCPAbortOnMemory, 1);
+    char buf[8];
+    assert_int_equal(tcp_recv(f->c, buf, sizeof buf, T0 + TCP_MSEC(30)), -ENOMEM);
+    assert_null(check(f));
+}
+
+static void test_no_timer_memory_acks_at_once(void **state)
+{
+    struct fixture *f = *state;
+    establish(f, 0x10000000u);
+    f->h->timer_pool.max_live = 0;
+    uint64_t out = f->stats.OutSegs;
+    struct wire_seg seg = {0};
+    struct wire_tuple local;
+    tcp_entry_tuple(f->h, &f->c->e, &local);
+    seg.tuple = wire_tuple_reverse(&local);
+    seg.ip_version = 4;
+    seg.flags = WIRE_ACK | WIRE_PSH;
+    seg.seq = 0x10000001u;
+    seg.ack = f->c->snd_una;
+    seg.window = 65535;
+    seg.payload = (const uint8_t *)"x";
+    seg.payload_len = 1;
+    tcp_host_input(f->h, &seg, T0 + TCP_MSEC(40));
+    assert_int_equal(f->stats.OutSegs, out + 1); /* the ACK, not delayed */
+    assert_false(f->c->ack_pending);
+    assert_int_equal(f->c->timers, 0);
+    assert_int_equal(f->c->e.state, TCP_STATE_ESTABLISHED);
+    assert_int_equal(f->stats.TCPAbortOnMemory, 0);
+    assert_null(check(f));
+}
+
 /* The host's counts against what its table holds. */
 static void test_catches_host_count_mismatch(void **state)
 {
@@ -271,6 +317,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_catches_host_count_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catches_ooo_run_beyond_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catches_timers_kept_with_none_armed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_timer_memory_resets_the_sender, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_timer_memory_acks_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catches_fin_sent_without_fin_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catches_receive_buffer_over_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catches_state_flag_mismatch, setup, teardown),
