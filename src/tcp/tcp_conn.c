@@ -34,7 +34,6 @@ struct tcp_conn *tcp_conn_new(struct tcp_host *h, const struct wire_tuple *t, co
     c->rto_us = (uint32_t)(cfg->tcp_rto_initial_ms * 1000);
     tcp_conn_clear_deadlines(c);
     c->ssthresh = UINT32_MAX;
-    c->ts_offset = cfg->tcp_timestamps ? tcp_ts_offset(h, t) : 0;
     return c;
 }
 
@@ -77,7 +76,7 @@ int tcp_connect(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now)
 {
     struct wire_tuple t;
     tcp_entry_tuple(h, &c->e, &t);
-    c->iss = tcp_isn(h, &t, now);
+    c->iss = tcp_isn_ts(h, &t, now, &c->ts_offset);
     c->snd_una = c->snd_nxt = c->snd_max = c->iss;
     c->recover = c->snd_sml = c->iss; /* RFC 6582 §3.2 */
     if (tcp_entry_insert(h, &c->e) < 0)

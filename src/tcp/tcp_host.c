@@ -46,9 +46,9 @@ int tcp_host_init(struct tcp_host *h, const struct tcp_config *cfg, struct tcp_c
     h->ops = *ops;
     /* Independent keys per use, derived from the host secret (RFC 6528 §3:
      * the secret must not be derivable from what the ISNs show). */
-    static const char *const ctx[6] = {"isn-key", "port-key", "tsoffset", "cookie-0", "cookie-1", "tablekey"};
-    uint8_t *keys[6] = {h->isn_key, h->port_key, h->ts_key, h->cookie_key[0], h->cookie_key[1], h->table_key};
-    for (int i = 0; i < 6; i++)
+    static const char *const ctx[5] = {"isn-key", "port-key", "cookie-0", "cookie-1", "tablekey"};
+    uint8_t *keys[5] = {h->isn_key, h->port_key, h->cookie_key[0], h->cookie_key[1], h->table_key};
+    for (int i = 0; i < 5; i++)
         crypto_generichash(keys[i], 16, (const uint8_t *)ctx[i], strlen(ctx[i]), secret, 32);
     timer_wheel_init(&h->timers, now);
     /* Blocks of about 16-32 KiB. */
@@ -241,20 +241,34 @@ void tcp_tuple_unpack(struct wire_tuple *t, const void *src, bool v6)
 
 
 /* RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey),
- * M a 4-microsecond clock, F SipHash-2-4. */
-uint32_t tcp_isn(const struct tcp_host *h, const struct wire_tuple *local_view, tcp_time_t now)
+ * M a 4-microsecond clock, F SipHash-2-4; and RFC 7323 §5.4's per-connection
+ * TSval offset (Linux secure_tcp_ts_off). One 64-bit SipHash of the tuple
+ * gives both: F is its low half, the offset its high half (halves of a PRF
+ * output reveal nothing of each other), so a connection hashes its tuple
+ * once for the two. */
+static uint64_t isn_ts_hash(const struct tcp_host *h, const struct wire_tuple *local_view)
 {
     uint8_t b[36];
     size_t n = tuple_bytes(local_view, b);
-    return (uint32_t)tcp_siphash24(h->isn_key, b, n) + (uint32_t)(now / 4u);
+    return tcp_siphash24(h->isn_key, b, n);
 }
 
-/* RFC 7323 §5.4: a per-connection random offset for TSval (Linux does the same). */
+uint32_t tcp_isn_ts(const struct tcp_host *h, const struct wire_tuple *local_view, tcp_time_t now,
+                    uint32_t *ts_offset)
+{
+    uint64_t v = isn_ts_hash(h, local_view);
+    *ts_offset = h->cfg->tcp_timestamps ? (uint32_t)(v >> 32) : 0;
+    return (uint32_t)v + (uint32_t)(now / 4u);
+}
+
+uint32_t tcp_isn(const struct tcp_host *h, const struct wire_tuple *local_view, tcp_time_t now)
+{
+    return (uint32_t)isn_ts_hash(h, local_view) + (uint32_t)(now / 4u);
+}
+
 uint32_t tcp_ts_offset(const struct tcp_host *h, const struct wire_tuple *local_view)
 {
-    uint8_t b[36];
-    size_t n = tuple_bytes(local_view, b);
-    return (uint32_t)tcp_siphash24(h->ts_key, b, n);
+    return h->cfg->tcp_timestamps ? (uint32_t)(isn_ts_hash(h, local_view) >> 32) : 0;
 }
 
 /* RFC 6056 §3.3.3 (Algorithm 3): offset = F(local IP, remote IP, remote port, secret). */
