@@ -41,6 +41,18 @@ struct tcp_tuple4 {
     uint8_t laddr[4], raddr[4];
     uint16_t lport, rport;
 };
+/* tcp_tuple_unpack of an IPv4 tuple, inline: every segment a control block
+ * sends unpacks its tuple. */
+static inline void tcp_tuple4_unpack(struct wire_tuple *t, const struct tcp_tuple4 *p)
+{
+    static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    memcpy(t->src.b, v4_prefix, 12);
+    memcpy(t->src.b + 12, p->laddr, 4);
+    memcpy(t->dst.b, v4_prefix, 12);
+    memcpy(t->dst.b + 12, p->raddr, 4);
+    t->sport = p->lport;
+    t->dport = p->rport;
+}
 
 /* The head of a full control block in the 4-tuple table. Its tuple (local
  * end first) is kept compact for IPv4; an IPv6 tuple lives in the host's
@@ -291,8 +303,14 @@ void tcp_host_destroy(struct tcp_host *h);
 void tcp_host_input(struct tcp_host *h, const struct wire_seg *seg, tcp_time_t now);
 void tcp_host_tick(struct tcp_host *h, tcp_time_t now);
 tcp_time_t tcp_host_next_timer(const struct tcp_host *h);
-/* Frees orphans that reached CLOSED during the call. */
-void tcp_host_reap(struct tcp_host *h);
+/* Frees orphans that reached CLOSED during the call (and resets control
+ * blocks that lost a timer for lack of memory). */
+void tcp_host_reap_now(struct tcp_host *h);
+static inline void tcp_host_reap(struct tcp_host *h)
+{
+    if (h->graveyard || h->timers_lost)
+        tcp_host_reap_now(h);
+}
 /* Reference of the entry with a local-view tuple (src = local) and its
  * table hash, or 0. */
 uint32_t tcp_host_lookup(const struct tcp_host *h, const struct wire_tuple *t, uint32_t hash);
@@ -431,7 +449,8 @@ static inline tcp_time_t tcp_conn_deadline(const struct tcp_conn *c, enum tcp_ti
  * the timers' storage could not be allocated: the deadline is not set and,
  * unless it is the delayed ACK (send the ACK now instead), the connection
  * is reset at the end of the call (TCPAbortOnMemory). */
-bool tcp_conn_set_deadline(struct tcp_conn *c, enum tcp_timer_kind k, tcp_time_t at);
+static inline bool tcp_conn_set_deadline(struct tcp_conn *c, enum tcp_timer_kind k, tcp_time_t at);
+bool tcp_conn_timers_new(struct tcp_conn *c, enum tcp_timer_kind k, tcp_time_t at); /* its slow path */
 void tcp_conn_arm_timer(struct tcp_conn *c);
 /* Every deadline off, the timers freed. */
 void tcp_conn_clear_deadlines(struct tcp_conn *c);
@@ -486,9 +505,24 @@ static inline struct tcp_timers *tcp_conn_timers(const struct tcp_conn *c)
 {
     return c->timers ? (struct tcp_timers *)pool_at(&c->host->timer_pool, c->timers - 1) : NULL;
 }
+static inline void tcp_entry_tuple(const struct tcp_host *h, const struct tcp_entry *e, struct wire_tuple *t)
+{
+    if (e->v6)
+        *t = *(const struct wire_tuple *)pool_at(&h->tuple6_pool, e->tuple.v6);
+    else
+        tcp_tuple4_unpack(t, &e->tuple.v4);
+}
 static inline tcp_time_t tcp_conn_deadline(const struct tcp_conn *c, enum tcp_timer_kind k)
 {
     return c->timers ? tcp_conn_timers(c)->at[k] : TCP_TIME_NEVER;
+}
+static inline bool tcp_conn_set_deadline(struct tcp_conn *c, enum tcp_timer_kind k, tcp_time_t at)
+{
+    if (c->timers) {
+        tcp_conn_timers(c)->at[k] = at;
+        return true;
+    }
+    return at == TCP_TIME_NEVER || tcp_conn_timers_new(c, k, at);
 }
 /* Files a reference (kind counted) or takes it out. 0, or -ENOMEM. */
 int tcp_table_insert(struct tcp_host *h, uint32_t ref, const struct wire_tuple *t);
@@ -496,7 +530,7 @@ void tcp_table_remove(struct tcp_host *h, uint32_t ref, const struct wire_tuple 
 /* A control block's tuple: set once (0, or -ENOMEM for an IPv6 tuple's
  * storage), read, and released with the block. */
 int tcp_entry_set_tuple(struct tcp_host *h, struct tcp_entry *e, const struct wire_tuple *t);
-void tcp_entry_tuple(const struct tcp_host *h, const struct tcp_entry *e, struct wire_tuple *t);
+static inline void tcp_entry_tuple(const struct tcp_host *h, const struct tcp_entry *e, struct wire_tuple *t);
 void tcp_entry_drop_tuple(struct tcp_host *h, struct tcp_entry *e);
 /* A control block into the table and out (its timer cancelled). */
 int tcp_entry_insert(struct tcp_host *h, struct tcp_entry *e);

@@ -282,7 +282,7 @@ static int walk_entry(void *ctx, const struct tcp_entry_view *v)
     switch (v->kind) {
     case TCP_ENTRY_CONN:
         w->conns++;
-        w->timers += v->conn->timers != 0;
+        w->timers += v->conn->timers && timer_armed(&tcp_conn_timers(v->conn)->node);
         if (!check_conn(w->k, v->conn, true))
             return 1;
         break;

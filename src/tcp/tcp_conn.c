@@ -44,6 +44,7 @@ void tcp_conn_free(struct tcp_conn *c)
     tcp_sack_free(c);
     bytebuf_free(&c->snd);
     bytebuf_free(&c->rcv);
+    tcp_conn_clear_deadlines(c);
     tcp_conn_release(c);
 }
 

@@ -230,13 +230,7 @@ void tcp_tuple_unpack(struct wire_tuple *t, const void *src, bool v6)
     }
     struct tcp_tuple4 p;
     memcpy(&p, src, sizeof p);
-    *t = (struct wire_tuple){0};
-    t->src = wire_addr_v4(0);
-    t->dst = wire_addr_v4(0);
-    memcpy(t->src.b + 12, p.laddr, 4);
-    memcpy(t->dst.b + 12, p.raddr, 4);
-    t->sport = p.lport;
-    t->dport = p.rport;
+    tcp_tuple4_unpack(t, &p);
 }
 
 
@@ -333,14 +327,6 @@ int tcp_entry_set_tuple(struct tcp_host *h, struct tcp_entry *e, const struct wi
     }
     *p = *t;
     return 0;
-}
-
-void tcp_entry_tuple(const struct tcp_host *h, const struct tcp_entry *e, struct wire_tuple *t)
-{
-    if (e->v6)
-        *t = *(const struct wire_tuple *)pool_at(&h->tuple6_pool, e->tuple.v6);
-    else
-        tcp_tuple_unpack(t, &e->tuple.v4, false);
 }
 
 void tcp_entry_drop_tuple(struct tcp_host *h, struct tcp_entry *e)
@@ -706,7 +692,7 @@ static void reset_timer_lost(struct tcp_host *h)
     }
 }
 
-void tcp_host_reap(struct tcp_host *h)
+void tcp_host_reap_now(struct tcp_host *h)
 {
     if (h->timers_lost)
         reset_timer_lost(h);

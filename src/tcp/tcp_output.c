@@ -5,27 +5,22 @@
 
 #include "tcp/tcp.h"
 
-bool tcp_conn_set_deadline(struct tcp_conn *c, enum tcp_timer_kind k, tcp_time_t at)
+bool tcp_conn_timers_new(struct tcp_conn *c, enum tcp_timer_kind k, tcp_time_t at)
 {
-    struct tcp_timers *t = tcp_conn_timers(c);
+    uint32_t i;
+    struct tcp_timers *t = pool_alloc(&c->host->timer_pool, &i);
     if (!t) {
-        if (at == TCP_TIME_NEVER)
-            return true;
-        uint32_t i;
-        t = pool_alloc(&c->host->timer_pool, &i);
-        if (!t) {
-            if (k != TCP_TIMER_DELACK) {
-                c->timer_lost = true;
-                c->host->timers_lost = true;
-            }
-            return false;
+        if (k != TCP_TIMER_DELACK) {
+            c->timer_lost = true;
+            c->host->timers_lost = true;
         }
-        for (int j = 0; j < TCP_TIMER_KINDS; j++)
-            t->at[j] = TCP_TIME_NEVER;
-        t->conn = c->e.ref;
-        c->timers = i + 1;
+        return false;
     }
+    for (int j = 0; j < TCP_TIMER_KINDS; j++)
+        t->at[j] = TCP_TIME_NEVER;
     t->at[k] = at;
+    t->conn = c->e.ref;
+    c->timers = i + 1;
     return true;
 }
 
