@@ -31,6 +31,21 @@ static int nlater;
 static pid_t all_children[256];
 static int nchildren;
 
+bool io_light(void)
+{
+    static int light = -1;
+    if (light < 0) {
+        const char *v = getenv("SYNACK_VALGRIND");
+        light = v && *v && strcmp(v, "0") != 0;
+    }
+    return light;
+}
+
+int io_ms(int ms)
+{
+    return io_light() ? ms * IO_SLOW_FACTOR : ms;
+}
+
 long long io_now_ms(void)
 {
     struct timespec ts;
@@ -222,12 +237,12 @@ struct io_synack *io_serve(const char *app, int ipv6, ...)
     extra_args(argv, n, ap);
     va_end(ap);
     spawn(s, argv, false);
-    long long deadline = io_now_ms() + IO_READY_MS;
+    long long deadline = io_now_ms() + io_ms(IO_READY_MS);
     while (io_now_ms() < deadline) {
         if (io_wait(s, 0) != -1)
             fail_with_stderr(s, "synack serve exited at start");
         char err[128];
-        struct json *r = ctl_request(s->control, "{\"cmd\":\"ping\"}", 1000, err, sizeof err);
+        struct json *r = ctl_request(s->control, "{\"cmd\":\"ping\"}", io_ms(1000), err, sizeof err);
         if (r) {
             bool ok = json_get_bool(r, "ok", false);
             json_free(r);
@@ -267,7 +282,7 @@ int io_wait(struct io_synack *s, int timeout_ms)
 {
     if (s->exited)
         return s->status;
-    long long deadline = io_now_ms() + timeout_ms;
+    long long deadline = io_now_ms() + io_ms(timeout_ms);
     for (;;) {
         pid_t r = waitpid(s->pid, &s->status, WNOHANG);
         if (r == s->pid) {
@@ -287,7 +302,7 @@ int io_stop(struct io_synack *s)
 {
     if (!s->exited) {
         kill(s->pid, SIGTERM);
-        if (io_wait(s, 5000) == -1) {
+        if (io_wait(s, 5000) == -1) { /* stretched under valgrind: the exit includes the leak check */
             kill(s->pid, SIGKILL);
             io_wait(s, 5000);
         }
@@ -347,7 +362,7 @@ struct json *io_ctl(const struct io_synack *s, const char *cmd)
 {
     char req[64], err[256];
     snprintf(req, sizeof req, "{\"cmd\":\"%s\"}", cmd);
-    struct json *r = ctl_request(s->control, req, 5000, err, sizeof err);
+    struct json *r = ctl_request(s->control, req, io_ms(5000), err, sizeof err);
     if (!r)
         fail_msg("control request %s: %s", cmd, err);
     return r;
@@ -396,7 +411,7 @@ int io_synack_conns(const struct io_synack *s)
 
 bool io_wait_synack_count(const struct io_synack *s, const char *state, int remote_port, int want, int timeout_ms)
 {
-    long long deadline = io_now_ms() + timeout_ms;
+    long long deadline = io_now_ms() + io_ms(timeout_ms);
     for (;;) {
         if (io_synack_count(s, state, remote_port) == want)
             return true;
@@ -421,7 +436,7 @@ bool io_events_have(const struct io_synack *s, const char *a, const char *b)
 
 bool io_wait_events(const struct io_synack *s, const char *a, const char *b, int timeout_ms)
 {
-    long long deadline = io_now_ms() + timeout_ms;
+    long long deadline = io_now_ms() + io_ms(timeout_ms);
     while (!io_events_have(s, a, b)) {
         if (io_now_ms() >= deadline)
             return false;
@@ -463,7 +478,7 @@ int io_dial(const char *addr, int port, int timeout_ms)
         return -1;
     }
     struct pollfd p = {.fd = fd, .events = POLLOUT};
-    int n = poll(&p, 1, timeout_ms);
+    int n = poll(&p, 1, io_ms(timeout_ms));
     int soerr = 0;
     socklen_t sl = sizeof soerr;
     if (n <= 0) {
@@ -497,7 +512,7 @@ int io_listen(const char *addr, int port, int backlog)
 int io_accept(int lfd, int timeout_ms)
 {
     struct pollfd p = {.fd = lfd, .events = POLLIN};
-    if (poll(&p, 1, timeout_ms) <= 0)
+    if (poll(&p, 1, io_ms(timeout_ms)) <= 0)
         return -1;
     return accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 }
@@ -520,7 +535,7 @@ bool io_send_all(int fd, const void *buf, size_t len)
 size_t io_recv_all(int fd, char *buf, size_t cap, int timeout_ms, int *err)
 {
     size_t len = 0;
-    long long deadline = io_now_ms() + timeout_ms;
+    long long deadline = io_now_ms() + io_ms(timeout_ms);
     *err = ETIMEDOUT;
     while (len < cap) {
         long long left = deadline - io_now_ms();
@@ -549,7 +564,7 @@ size_t io_recv_all(int fd, char *buf, size_t cap, int timeout_ms, int *err)
 size_t io_recv_until(int fd, char *buf, size_t cap, const char *needle, int timeout_ms)
 {
     size_t len = 0;
-    long long deadline = io_now_ms() + timeout_ms;
+    long long deadline = io_now_ms() + io_ms(timeout_ms);
     buf[0] = '\0';
     while (len + 1 < cap && !strstr(buf, needle)) {
         long long left = deadline - io_now_ms();
@@ -581,7 +596,7 @@ long io_http_response(int fd, char *buf, size_t cap, int *status, int timeout_ms
     size_t need = (size_t)clen;
     if (end + 4 + need >= buf + cap)
         return -1;
-    long long deadline = io_now_ms() + timeout_ms;
+    long long deadline = io_now_ms() + io_ms(timeout_ms);
     while (have < need && io_now_ms() < deadline) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll(&p, 1, 100) <= 0)
@@ -638,7 +653,7 @@ int io_run(const char *const argv[], char *out, size_t cap, int timeout_ms)
     remember_child(pid);
     close(p[1]);
     size_t len = 0;
-    long long deadline = io_now_ms() + timeout_ms;
+    long long deadline = io_now_ms() + io_ms(timeout_ms);
     for (;;) {
         long long left = deadline - io_now_ms();
         if (left <= 0)
@@ -694,7 +709,7 @@ void io_kernel_state(int local_port, char *state, size_t cap)
 
 bool io_wait_kernel_state(int local_port, const char *state, int timeout_ms)
 {
-    long long deadline = io_now_ms() + timeout_ms;
+    long long deadline = io_now_ms() + io_ms(timeout_ms);
     char st[32];
     for (;;) {
         io_kernel_state(local_port, st, sizeof st);

@@ -45,6 +45,18 @@ const char *io_prepare(void);
         }                                                                    \
     } while (0)
 
+/* Light mode, for a synack 20-50x slower than native (scripts/valgrind.sh
+ * sets SYNACK_VALGRIND=1): the tests move less data and every "within N
+ * ms" bound of this harness (io_dial, io_accept, io_recv_*, io_wait*,
+ * io_run, the control socket...) is stretched IO_SLOW_FACTOR times. Without
+ * it, sizes and bounds are the normal ones. */
+bool io_light(void);
+#define IO_SLOW_FACTOR 10
+/* ms, times IO_SLOW_FACTOR in light mode. */
+int io_ms(int ms);
+/* normal, or light in light mode (sizes, counts). */
+#define IO_LIGHT(normal, light) (io_light() ? (light) : (normal))
+
 /* A synack child process. */
 struct io_synack {
     int n;              /* this test's index: device io<n>, subnet 10.77.<n>.0/24 */

@@ -11,7 +11,8 @@
  * (SIGSTOP): they wait in the device queue and are all answered before the
  * first of their final ACKs comes back, which fills the queue; the other
  * ACKs overflow it. The app accepts nothing for a few seconds
- * (--accept-delay), so the queue stays full meanwhile. */
+ * (--accept-delay), so the queue stays full meanwhile; under valgrind
+ * (light mode, interop.h) for longer, as the steps before take longer. */
 #include "interop.h"
 
 #include <arpa/inet.h>
@@ -27,6 +28,7 @@
 #define BACKLOG 2
 #define CLIENTS (2 * BACKLOG)
 #define OVERFLOWS (BACKLOG - 1)
+#define ACCEPT_DELAY IO_LIGHT("3", "12") /* seconds */
 
 static const char REQ[] = "GET / HTTP/1.1\r\nHost: synack\r\nConnection: close\r\n\r\n";
 
@@ -46,7 +48,7 @@ static int start_connect(struct io_synack *s)
 static int finish_connect(int fd)
 {
     struct pollfd p = {.fd = fd, .events = POLLOUT};
-    assert_int_equal(poll(&p, 1, 5000), 1);
+    assert_int_equal(poll(&p, 1, io_ms(5000)), 1);
     int err = 0;
     socklen_t len = sizeof err;
     getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
@@ -86,7 +88,7 @@ static void test_abort_on_overflow(void **state)
 {
     (void)state;
     IO_REQUIRE();
-    struct io_synack *s = io_serve("http", false, "--backlog", "2", "--accept-delay", "3", "--sysctl",
+    struct io_synack *s = io_serve("http", false, "--backlog", "2", "--accept-delay", ACCEPT_DELAY, "--sysctl",
                                    "tcp_abort_on_overflow=1", NULL);
     int fds[CLIENTS];
     int reset = connect_all(s, fds), served = 0;
@@ -115,7 +117,7 @@ static void test_drop_on_overflow(void **state)
 {
     (void)state;
     IO_REQUIRE();
-    struct io_synack *s = io_serve("http", false, "--backlog", "2", "--accept-delay", "3", NULL);
+    struct io_synack *s = io_serve("http", false, "--backlog", "2", "--accept-delay", ACCEPT_DELAY, NULL);
     int fds[CLIENTS];
     assert_int_equal(connect_all(s, fds), 0);
     /* While the app sleeps: the accept queue is full (3 of backlog 2), the
