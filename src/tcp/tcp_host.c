@@ -374,8 +374,9 @@ void tcp_conn_release(struct tcp_conn *c)
 
 uint32_t tcp_host_lookup(const struct tcp_host *h, const struct wire_tuple *t, uint32_t hash)
 {
-    uint32_t cursor = hash_table_cursor(&h->table, hash), ref;
-    if (!cursor)
+    struct hash_table_cursor cursor;
+    uint32_t ref;
+    if (!hash_table_seek(&h->table, hash, &cursor))
         return 0;
     bool v4 = tcp_tuple_is_v4(t);
     uint8_t key4[sizeof(struct tcp_tuple4)];

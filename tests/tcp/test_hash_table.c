@@ -1,4 +1,5 @@
-/* Intrusive hash table: 1M entries, collisions, incremental doubling, walks. */
+/* Hash table in cache-line buckets: 1M entries, full lines and overflow
+ * chains, tag collisions, incremental doubling, walks. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -8,6 +9,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tcp/hash_table.h"
 
@@ -40,9 +42,9 @@ static uint32_t hash_of(void *ctx, uint32_t ref)
     return ((struct entry *)ctx)[ref - 1].hash;
 }
 
-static void init(struct hash_table *t, size_t buckets, struct entry *e)
+static void init(struct hash_table *t, size_t entries, struct entry *e)
 {
-    assert_int_equal(hash_table_init(t, buckets, next_of, hash_of, e), 0);
+    assert_int_equal(hash_table_init(t, entries, next_of, hash_of, e), 0);
 }
 
 static void put(struct hash_table *t, struct entry *e, uint32_t i, uint32_t hash)
@@ -58,7 +60,7 @@ static void del(struct hash_table *t, struct entry *e, uint32_t i)
     e[i].present = false;
 }
 
-/* Length of a chain from a link (tags ignored), and how often `ref` is in it. */
+/* Length of an overflow chain (tags ignored), and how often `ref` is in it. */
 static size_t chain_length(const struct entry *e, uint32_t link, uint32_t ref, int *times)
 {
     size_t n = 0;
@@ -69,19 +71,78 @@ static size_t chain_length(const struct entry *e, uint32_t link, uint32_t ref, i
     return n;
 }
 
-/* How many times entry i is among the candidates for its hash; the chain
- * holds it exactly as often. */
+/* Entries in a line's slots. */
+static unsigned slots_used(const struct hash_table_line *line)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < HASH_TABLE_LINE_SLOTS; i++)
+        n += line->tag[i] != 0;
+    return n;
+}
+
+/* How many times entry i is among the candidates for its hash; its line
+ * (slots and chain) holds it exactly as often, and every candidate has
+ * its tag. */
 static int times_found(const struct hash_table *t, const struct entry *e, uint32_t i)
 {
-    int found = 0, in_chain = 0;
-    uint32_t cursor = hash_table_cursor(t, e[i].hash), ref;
-    while ((ref = hash_table_scan(t, &cursor, e[i].hash)) != 0) {
-        assert_int_equal(hash_table_tag(e[ref - 1].hash), hash_table_tag(e[i].hash));
-        found += ref == i + 1;
-    }
-    chain_length(e, hash_table_cursor(t, e[i].hash), i + 1, &in_chain);
-    assert_int_equal(found, in_chain);
+    int found = 0, in_line = 0;
+    struct hash_table_cursor c;
+    uint32_t ref;
+    if (hash_table_seek(t, e[i].hash, &c))
+        while ((ref = hash_table_scan(t, &c, e[i].hash)) != 0) {
+            uint32_t a = e[ref - 1].hash, b = e[i].hash; /* a slot's tag, or a link's */
+            assert_true(hash_table_tag_byte(a) == hash_table_tag_byte(b) || hash_table_link_tag(a) == hash_table_link_tag(b));
+            found += ref == i + 1;
+        }
+    if (t->lines == NULL)
+        return found;
+    const struct hash_table_line *line = hash_table_line_of(t, e[i].hash);
+    for (unsigned k = 0; k < HASH_TABLE_LINE_SLOTS; k++)
+        in_line += line->tag[k] != 0 && (line->slot[k] & HASH_TABLE_REF_MASK) == i + 1;
+    chain_length(e, line->overflow, i + 1, &in_line);
+    assert_int_equal(found, in_line);
     return found;
+}
+
+/* The layout's invariants over both arrays: slots carry their entry's tag,
+ * chain links their tag and "has a successor", a line has a chain only
+ * when its slots are full, and every entry is in the line of its hash. */
+static void check_lines(const struct hash_table *t, const struct entry *e)
+{
+    size_t total = 0;
+    for (int table = 0; table < 2; table++) {
+        const struct hash_table_line *lines = table == 0 ? t->lines : t->new_lines;
+        size_t from = table == 0 ? t->rehash_index : 0, size = table == 0 ? t->mask + 1 : 2 * (t->mask + 1);
+        for (size_t l = 0; lines != NULL && l < size; l++) {
+            const struct hash_table_line *line = &lines[l];
+            if (l < from) { /* moved */
+                assert_int_equal(slots_used(line) + (line->overflow != 0), 0);
+                continue;
+            }
+            for (unsigned k = 0; k < HASH_TABLE_LINE_SLOTS; k++) {
+                if (line->tag[k] == 0) {
+                    assert_int_equal(line->slot[k], 0);
+                    continue;
+                }
+                uint32_t ref = line->slot[k] & HASH_TABLE_REF_MASK, h = e[ref - 1].hash;
+                assert_int_equal(line->tag[k], hash_table_tag_byte(h));
+                assert_int_equal(line->slot[k] >> HASH_TABLE_REF_BITS, hash_table_tag_high(h));
+                assert_ptr_equal(hash_table_line_of(t, h), line);
+                total++;
+            }
+            if (line->overflow != 0)
+                assert_int_equal(slots_used(line), HASH_TABLE_LINE_SLOTS);
+            for (uint32_t link = line->overflow; link != 0;) {
+                uint32_t ref = hash_table_link_ref(link), next = e[ref - 1].next;
+                assert_int_equal((link >> 1) & 0xf, hash_table_link_tag(e[ref - 1].hash));
+                assert_int_equal(link & 1, next != 0);
+                assert_ptr_equal(hash_table_line_of(t, e[ref - 1].hash), line);
+                total++;
+                link = next;
+            }
+        }
+    }
+    assert_int_equal(total, hash_table_count(t));
 }
 
 /* Walk callbacks. */
@@ -144,6 +205,7 @@ static void test_million_entries(void **state)
     assert_int_equal(hash_table_count(&t), N);
     for (uint32_t i = 0; i < N; i++)
         assert_int_equal(times_found(&t, e, i), 1);
+    check_lines(&t, e);
     check_walk_visits_each_once(&t, e, N);
 
     /* Remove in a random order (Fisher-Yates), half, then check all. */
@@ -160,6 +222,7 @@ static void test_million_entries(void **state)
     assert_int_equal(hash_table_count(&t), N - N / 2);
     for (uint32_t i = 0; i < N; i++)
         assert_int_equal(times_found(&t, e, i), e[i].present ? 1 : 0);
+    check_lines(&t, e);
     check_walk_visits_each_once(&t, e, N);
 
     /* Re-insert the removed half, then remove everything. */
@@ -170,8 +233,9 @@ static void test_million_entries(void **state)
     for (uint32_t k = 0; k < N; k++)
         del(&t, e, order[k]);
     assert_int_equal(hash_table_count(&t), 0);
+    struct hash_table_cursor c;
     for (uint32_t i = 0; i < N; i += 101)
-        assert_int_equal(hash_table_cursor(&t, e[i].hash), 0);
+        assert_false(hash_table_seek(&t, e[i].hash, &c));
 
     hash_table_free(&t);
     free(order);
@@ -188,7 +252,7 @@ static void test_removal_during_rehash(void **state)
     assert_non_null(e);
     uint64_t rng = 7;
     struct hash_table t;
-    init(&t, 1024, e);
+    init(&t, 1024, e); /* 128 lines */
 
     uint32_t inserted = 0;
     int rehash_phases = 0;
@@ -205,11 +269,12 @@ static void test_removal_during_rehash(void **state)
                 del(&t, e, victim);
             uint32_t probe = (uint32_t)(prng_next(&rng) % inserted);
             assert_int_equal(times_found(&t, e, probe), e[probe].present ? 1 : 0);
+            check_lines(&t, e);
             check_walk_visits_each_once(&t, e, inserted);
         }
         was_rehashing = hash_table_rehashing(&t);
     }
-    assert_true(rehash_phases >= 2); /* 1024 -> 2048 -> 4096 */
+    assert_true(rehash_phases >= 2); /* 128 -> 256 -> 512 lines */
     size_t present = 0;
     for (uint32_t i = 0; i < N; i++) {
         assert_int_equal(times_found(&t, e, i), e[i].present ? 1 : 0);
@@ -229,14 +294,46 @@ static uint32_t mix_inverse(void)
     return x;
 }
 
-/* A hash != h that lands in h's bucket at every size up to 2^16 buckets:
- * its mixed value differs from h's only in the low 16 bits. */
-static uint32_t bucket_neighbour(uint32_t h, uint32_t i)
+/* A hash != h that lands in h's line at every size up to 2^16 lines: its
+ * mixed value differs from h's only in the low 16 bits. i picks which. */
+static uint32_t line_neighbour(uint32_t h, uint32_t i)
 {
     return ((h * HASH_TABLE_MIX) ^ (i + 1)) * mix_inverse();
 }
 
-/* Many entries with one hash, plus entries sharing their bucket but not
+/* A hash of h's line whose tag byte is `byte` and whose 5 high tag bits
+ * are `high` (hash bits 1-13 are the low bits of the mixed value). */
+static uint32_t line_neighbour_tagged(uint32_t h, uint32_t byte, uint32_t high)
+{
+    for (uint32_t i = 0;; i++) {
+        uint32_t x = line_neighbour(h, i);
+        if (hash_table_tag_byte(x) == byte && hash_table_tag_high(x) == high && x != h)
+            return x;
+    }
+}
+
+/* Counts next_of calls: a lookup that reads an entry's link shows here. */
+static size_t links_read;
+static uint32_t *next_of_counted(void *ctx, uint32_t ref)
+{
+    links_read++;
+    return next_of(ctx, ref);
+}
+
+/* Candidates scan_with returns for `hash`, and the links it read. */
+static size_t candidates(const struct hash_table *t, uint32_t hash, size_t *links)
+{
+    struct hash_table_cursor c;
+    size_t n = 0;
+    links_read = 0;
+    if (hash_table_seek(t, hash, &c))
+        while (hash_table_scan_with(t, &c, hash, next_of_counted, t->ctx) != 0)
+            n++;
+    *links = links_read;
+    return n;
+}
+
+/* Many entries with one hash, plus entries sharing their line but not
  * their hash: all are found, and removal takes out exactly the one. */
 static void test_collisions(void **state)
 {
@@ -249,39 +346,208 @@ static void test_collisions(void **state)
     struct hash_table t;
     init(&t, 8, e);
     for (uint32_t i = 0; i < SAME + NEIGHBOURS; i++)
-        put(&t, e, i, i < SAME ? h : bucket_neighbour(h, i));
-    /* They really do share one chain (old or new array), and a lookup
-     * skips the neighbours whose tag differs. */
+        put(&t, e, i, i < SAME ? h : line_neighbour(h, i));
+    /* They really do share one line (old or new array): 12 slots and a
+     * chain, and a lookup skips the neighbours whose tag differs. */
+    const struct hash_table_line *line = hash_table_line_of(&t, h);
     int unused = 0;
-    assert_int_equal(chain_length(e, hash_table_cursor(&t, h), 0, &unused), SAME + NEIGHBOURS);
-    size_t candidates = 0, tag_twins = 0;
-    uint32_t cursor = hash_table_cursor(&t, h);
-    while (hash_table_scan(&t, &cursor, h) != 0)
-        candidates++;
-    for (uint32_t i = SAME; i < SAME + NEIGHBOURS; i++)
-        tag_twins += hash_table_tag(e[i].hash) == hash_table_tag(h);
-    assert_int_equal(candidates, SAME + tag_twins);
-    assert_true(tag_twins < NEIGHBOURS / 4);
+    assert_int_equal(slots_used(line) + chain_length(e, line->overflow, 0, &unused), SAME + NEIGHBOURS);
+    size_t tag_twins = 0, links;
+    for (uint32_t i = SAME; i < SAME + NEIGHBOURS; i++) {
+        uint32_t x = e[i].hash;
+        bool in_slot = false;
+        for (unsigned k = 0; k < HASH_TABLE_LINE_SLOTS; k++)
+            in_slot |= (line->slot[k] & HASH_TABLE_REF_MASK) == i + 1;
+        /* Slots compare 13 bits of tag, overflow links 4. */
+        if (in_slot ? hash_table_tag_byte(x) == hash_table_tag_byte(h) && hash_table_tag_high(x) == hash_table_tag_high(h)
+                    : hash_table_link_tag(x) == hash_table_link_tag(h))
+            tag_twins++;
+    }
+    assert_int_equal(candidates(&t, h, &links), SAME + tag_twins);
+    assert_true(tag_twins < NEIGHBOURS / 8);
+    check_lines(&t, e);
     for (uint32_t i = 0; i < SAME; i += 2)
         del(&t, e, i);
     assert_false(hash_table_remove(&t, 1, h)); /* already out */
     for (uint32_t i = 0; i < SAME + NEIGHBOURS; i++)
         assert_int_equal(times_found(&t, e, i), e[i].present ? 1 : 0);
+    check_lines(&t, e);
     check_walk_visits_each_once(&t, e, SAME + NEIGHBOURS);
     hash_table_free(&t);
     free(e);
 }
 
-static size_t longest_chain(const struct hash_table *t, const struct entry *e)
+/* The SWAR tag comparison agrees with a byte-by-byte one, whatever the
+ * bytes around (0, 0x80, 0xff and near misses are where borrows bite). */
+static void test_line_match(void **state)
+{
+    (void)state;
+    static const uint8_t edge[] = {0, 1, 2, 0x7f, 0x80, 0x81, 0xfe, 0xff};
+    uint64_t rng = 5;
+    struct hash_table_line line;
+    for (int round = 0; round < 20000; round++) {
+        memset(&line, 0, sizeof line);
+        for (unsigned k = 0; k < HASH_TABLE_LINE_SLOTS; k++) {
+            uint64_t r = prng_next(&rng);
+            line.tag[k] = (uint8_t)(r & 1 ? edge[(r >> 1) % sizeof edge] : r >> 8);
+        }
+        line.overflow = (uint32_t)prng_next(&rng); /* the bytes after the tags never match */
+        uint32_t byte = round < 256 ? (uint32_t)round : line.tag[prng_next(&rng) % HASH_TABLE_LINE_SLOTS];
+        uint32_t want = 0;
+        for (unsigned k = 0; k < HASH_TABLE_LINE_SLOTS; k++)
+            want |= (uint32_t)(line.tag[k] == byte) << k;
+        assert_int_equal(hash_table_line_match(&line, byte), want);
+    }
+}
+
+/* A line fills its 12 slots before it chains; looking up an absent key in
+ * a line with free slots reads no entry; tags are 13 bits in the slots. */
+static void test_full_line_overflows(void **state)
+{
+    (void)state;
+    enum { N = HASH_TABLE_LINE_SLOTS + 5 };
+    struct entry e[N + 1] = {{0}};
+    const uint32_t h = UINT32_C(0x7654321f);
+    struct hash_table t;
+    init(&t, 64, e); /* 8 lines: no doubling below 64 entries */
+    const struct hash_table_line *line = hash_table_line_of(&t, h);
+    /* Entries with h's tag byte but other high bits: never candidates. */
+    for (uint32_t i = 0; i < HASH_TABLE_LINE_SLOTS - 1; i++)
+        put(&t, e, i, line_neighbour_tagged(h, hash_table_tag_byte(h), (hash_table_tag_high(h) + 1 + i) % 32));
+    size_t links;
+    assert_int_equal(candidates(&t, h, &links), 0);
+    assert_int_equal(links, 0);
+    assert_int_equal(line->overflow, 0);
+    /* An entry with the very same 13-bit tag is a candidate (the caller
+     * compares keys). */
+    uint32_t twin = line_neighbour_tagged(h, hash_table_tag_byte(h), hash_table_tag_high(h));
+    put(&t, e, HASH_TABLE_LINE_SLOTS - 1, twin);
+    assert_int_equal(slots_used(line), HASH_TABLE_LINE_SLOTS);
+    assert_int_equal(candidates(&t, h, &links), 1);
+    assert_int_equal(links, 0);
+    /* The line is full: the rest chain, newest first. */
+    for (uint32_t i = HASH_TABLE_LINE_SLOTS; i < N; i++)
+        put(&t, e, i, line_neighbour(h, 100 + i));
+    assert_int_equal(hash_table_link_ref(line->overflow), N);
+    int unused = 0;
+    assert_int_equal(chain_length(e, line->overflow, 0, &unused), N - HASH_TABLE_LINE_SLOTS);
+    /* The chain's last link is not read. */
+    candidates(&t, line_neighbour(h, 5000), &links);
+    assert_int_equal(links, N - HASH_TABLE_LINE_SLOTS - 1);
+    assert_false(hash_table_rehashing(&t));
+    check_lines(&t, e);
+    for (uint32_t i = 0; i < N; i++)
+        assert_int_equal(times_found(&t, e, i), 1);
+    hash_table_free(&t);
+}
+
+/* Removal from the slots pulls the chain's head in; removal from the chain
+ * (head, middle, last) relinks it; an absent reference is refused. */
+static void test_remove_from_line_and_chain(void **state)
+{
+    (void)state;
+    enum { N = HASH_TABLE_LINE_SLOTS + 6 };
+    struct entry e[N] = {{0}};
+    const uint32_t h = UINT32_C(0x0badcafd);
+    struct hash_table t;
+    init(&t, 64, e);
+    for (uint32_t i = 0; i < N; i++)
+        put(&t, e, i, line_neighbour(h, i));
+    const struct hash_table_line *line = hash_table_line_of(&t, h);
+    int unused = 0;
+    assert_int_equal(chain_length(e, line->overflow, 0, &unused), 6);
+    /* Chain: N, N-1, ..., N-5 (references). A slot entry goes: the head
+     * (N) moves into its slot. */
+    del(&t, e, 3);
+    assert_int_equal(slots_used(line), HASH_TABLE_LINE_SLOTS);
+    assert_int_equal(hash_table_link_ref(line->overflow), N - 1);
+    assert_int_equal(times_found(&t, e, N - 1), 1);
+    check_lines(&t, e);
+    /* The chain's last (N-5), its head (N-1), one in the middle (N-3). */
+    del(&t, e, N - 6);
+    check_lines(&t, e);
+    del(&t, e, N - 2);
+    assert_int_equal(hash_table_link_ref(line->overflow), N - 2);
+    del(&t, e, N - 4);
+    check_lines(&t, e);
+    assert_int_equal(chain_length(e, line->overflow, 0, &unused), 2);
+    /* Not there: neither a reference in the line under another hash, nor
+     * a removed one. */
+    assert_false(hash_table_remove(&t, 1, line_neighbour(h, 999)));
+    assert_false(hash_table_remove(&t, 4, e[3].hash));
+    /* Emptying the slots drains the chain into them. */
+    for (uint32_t i = 0; i < N; i++)
+        if (e[i].present && slots_used(line) > 8)
+            del(&t, e, i);
+    assert_int_equal(line->overflow, 0);
+    check_lines(&t, e);
+    for (uint32_t i = 0; i < N; i++)
+        assert_int_equal(times_found(&t, e, i), e[i].present ? 1 : 0);
+    check_walk_visits_each_once(&t, e, N);
+    hash_table_free(&t);
+}
+
+/* A walk that removes every entry of lines with chains (each removal from
+ * a slot pulls a visited chain entry in) visits each entry once. */
+static void test_walk_removing_overflowed_lines(void **state)
+{
+    (void)state;
+    enum { LINES = 4, PER_LINE = 20, N = LINES * PER_LINE };
+    struct entry e[N] = {{0}};
+    struct hash_table t;
+    init(&t, 512, e); /* 64 lines: no doubling */
+    for (uint32_t l = 0; l < LINES; l++)
+        for (uint32_t i = 0; i < PER_LINE; i++)
+            put(&t, e, l * PER_LINE + i, line_neighbour(UINT32_C(0x9000001) * (l + 1), i));
+    check_lines(&t, e);
+    struct walk_state drain = {.table = &t, .entries = e, .n_entries = N, .remove_current = true};
+    hash_table_walk(&t, count_visit, &drain);
+    assert_int_equal(drain.visited, N);
+    assert_int_equal(hash_table_count(&t), 0);
+    for (uint32_t i = 0; i < N; i++)
+        assert_int_equal(e[i].visits, 1);
+    hash_table_free(&t);
+}
+
+/* A doubling in progress while lines overflow: every insert moves one old
+ * line, chains included, and lookups, removals and walks stay exact. */
+static void test_doubling_with_overflow(void **state)
+{
+    (void)state;
+    enum { N = 600 };
+    struct entry *e = calloc(N, sizeof *e);
+    assert_non_null(e);
+    struct hash_table t;
+    init(&t, 8, e); /* 2 lines */
+    uint64_t rng = 3;
+    /* A third share one hash's line at every size: long chains that split
+     * (or not) as the table doubles. */
+    for (uint32_t i = 0; i < N; i++) {
+        put(&t, e, i, i % 3 == 0 ? line_neighbour(UINT32_C(0x31337), i) : (uint32_t)prng_next(&rng));
+        if (hash_table_rehashing(&t) && i % 7 == 0) {
+            uint32_t victim = (uint32_t)(prng_next(&rng) % (i + 1));
+            if (e[victim].present)
+                del(&t, e, victim);
+            check_lines(&t, e);
+            check_walk_visits_each_once(&t, e, i + 1);
+        }
+    }
+    for (uint32_t i = 0; i < N; i++)
+        assert_int_equal(times_found(&t, e, i), e[i].present ? 1 : 0);
+    check_lines(&t, e);
+    hash_table_free(&t);
+    free(e);
+}
+
+static size_t longest_line(const struct hash_table *t, const struct entry *e)
 {
     size_t longest = 0;
     for (int table = 0; table < 2; table++) {
-        const uint32_t *b = table == 0 ? t->buckets : t->new_buckets;
+        const struct hash_table_line *lines = table == 0 ? t->lines : t->new_lines;
         size_t size = table == 0 ? t->mask + 1 : 2 * (t->mask + 1);
-        for (size_t i = 0; b != NULL && i < size; i++) {
-            size_t length = 0;
+        for (size_t i = 0; lines != NULL && i < size; i++) {
             int unused = 0;
-            length = chain_length(e, b[i], 0, &unused);
+            size_t length = slots_used(&lines[i]) + chain_length(e, lines[i].overflow, 0, &unused);
             if (length > longest)
                 longest = length;
         }
@@ -303,7 +569,7 @@ static void test_weak_hashes_spread(void **state)
         for (uint32_t i = 0; i < N; i++)
             put(&t, e, i, kind == 0 ? (i << 1) | 1 : kind == 1 ? i : (i << 18) | 1);
         assert_false(hash_table_rehashing(&t));
-        assert_true(longest_chain(&t, e) <= 4);
+        assert_true(longest_line(&t, e) <= HASH_TABLE_MAX_LOAD + 4);
         hash_table_free(&t);
     }
     free(e);
@@ -321,8 +587,8 @@ static void test_walk_mid_rehash(void **state)
     struct hash_table t;
     init(&t, 0, e);
     uint32_t n = 0;
-    /* Fill until a doubling of a table of >= 1024 buckets is under way. */
-    while (n < N && !(hash_table_rehashing(&t) && t.mask >= 1023)) {
+    /* Fill until a doubling of a table of >= 128 lines is under way. */
+    while (n < N && !(hash_table_rehashing(&t) && t.mask >= 127)) {
         put(&t, e, n, (uint32_t)prng_next(&rng));
         n++;
     }
@@ -354,13 +620,16 @@ static void test_init_and_free(void **state)
     struct entry x[1] = {0};
     struct hash_table t;
     init(&t, 1000, x);
-    assert_int_equal(t.mask + 1, 1024);
+    assert_int_equal(t.mask + 1, 128); /* 1000 / HASH_TABLE_MAX_LOAD, up to a power of two */
+    assert_int_equal((uintptr_t)t.lines % 64, 0);
     assert_int_equal(hash_table_count(&t), 0);
-    assert_int_equal(hash_table_bytes(&t), 4096);
-    assert_int_equal(hash_table_cursor(&t, 5), 0);
+    assert_int_equal(hash_table_bytes(&t), 129 * 64); /* a line of alignment slack */
+    struct hash_table_cursor c;
+    assert_false(hash_table_seek(&t, 5, &c));
     hash_table_free(&t);
     hash_table_free(&t); /* twice is harmless */
-    assert_int_equal(hash_table_cursor(&t, 5), 0);
+    assert_int_equal(hash_table_bytes(&t), 0);
+    assert_false(hash_table_seek(&t, 5, &c));
     struct walk_state ws = {.table = &t, .entries = x, .n_entries = 1};
     hash_table_walk(&t, count_visit, &ws); /* a freed table is empty */
     assert_int_equal(ws.visited, 0);
@@ -369,9 +638,10 @@ static void test_init_and_free(void **state)
 
     /* A freed table works again on insert. */
     put(&t, x, 0, 5);
-    uint32_t cursor = hash_table_cursor(&t, 5);
-    assert_int_equal(hash_table_scan(&t, &cursor, 5), 1);
-    assert_int_equal(hash_table_scan(&t, &cursor, 5), 0);
+    assert_true(hash_table_seek(&t, 5, &c));
+    assert_int_equal(hash_table_scan(&t, &c, 5), 1);
+    assert_int_equal(hash_table_scan(&t, &c, 5), 0);
+    hash_table_prefetch(&t, 5);
     del(&t, x, 0);
     assert_false(hash_table_remove(&t, 1, 5)); /* not in the table */
     assert_int_equal(hash_table_count(&t), 0);
@@ -387,6 +657,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_and_free),
         cmocka_unit_test(test_collisions),
+        cmocka_unit_test(test_line_match),
+        cmocka_unit_test(test_full_line_overflows),
+        cmocka_unit_test(test_remove_from_line_and_chain),
+        cmocka_unit_test(test_walk_removing_overflowed_lines),
+        cmocka_unit_test(test_doubling_with_overflow),
         cmocka_unit_test(test_weak_hashes_spread),
         cmocka_unit_test(test_walk_mid_rehash),
         cmocka_unit_test(test_removal_during_rehash),
