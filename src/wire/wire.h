@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* ---- Sequence-number arithmetic modulo 2^32 (RFC 9293 §3.4) ---- */
 static inline bool seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
@@ -25,12 +26,58 @@ struct wire_addr {
     uint8_t b[16];
 };
 
-struct wire_addr wire_addr_v4(uint32_t host_order);             /* a.b.c.d as 0xaabbccdd */
-struct wire_addr wire_addr_v6(const uint8_t bytes[16]);
-bool wire_addr_is_v4(const struct wire_addr *a);
-uint32_t wire_addr_v4_host(const struct wire_addr *a);          /* valid if is_v4 */
-bool wire_addr_eq(const struct wire_addr *a, const struct wire_addr *b);
-bool wire_addr_is_unspecified(const struct wire_addr *a);       /* 0.0.0.0 or :: */
+/* The small address and tuple helpers are inline: every segment goes
+ * through several of them. */
+
+/* a.b.c.d as 0xaabbccdd */
+static inline struct wire_addr wire_addr_v4(uint32_t host_order)
+{
+    struct wire_addr a = {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, (uint8_t)(host_order >> 24),
+                           (uint8_t)(host_order >> 16), (uint8_t)(host_order >> 8),
+                           (uint8_t)host_order}};
+    return a;
+}
+
+static inline struct wire_addr wire_addr_v6(const uint8_t bytes[16])
+{
+    struct wire_addr a;
+    memcpy(a.b, bytes, sizeof a.b);
+    return a;
+}
+
+/* Two loads, one branch (gcc does not always inline a 12-byte memcmp). */
+static inline bool wire_addr_is_v4(const struct wire_addr *a)
+{
+    static const uint8_t mapped_tail[4] = {0, 0, 0xff, 0xff}; /* bytes 8..11 */
+    uint64_t head;
+    uint32_t tail, want;
+    memcpy(&head, a->b, sizeof head);
+    memcpy(&tail, a->b + 8, sizeof tail);
+    memcpy(&want, mapped_tail, sizeof want);
+    return (head | (tail ^ want)) == 0;
+}
+
+/* Valid if wire_addr_is_v4. */
+static inline uint32_t wire_addr_v4_host(const struct wire_addr *a)
+{
+    return (uint32_t)a->b[12] << 24 | (uint32_t)a->b[13] << 16 | (uint32_t)a->b[14] << 8 |
+           a->b[15];
+}
+
+static inline bool wire_addr_eq(const struct wire_addr *a, const struct wire_addr *b)
+{
+    return memcmp(a->b, b->b, sizeof a->b) == 0;
+}
+
+/* 0.0.0.0 or :: */
+static inline bool wire_addr_is_unspecified(const struct wire_addr *a)
+{
+    static const uint8_t zero[16];
+    if (wire_addr_is_v4(a))
+        return wire_addr_v4_host(a) == 0;
+    return memcmp(a->b, zero, sizeof zero) == 0;
+}
+
 /* Parses "10.0.0.1" or "fd00::1"; returns false on bad text. */
 bool wire_addr_parse(const char *text, struct wire_addr *out);
 /* Writes "10.0.0.1" / "fd00::1" (no brackets); returns buf. */
@@ -54,8 +101,21 @@ struct wire_tuple {
     uint16_t sport, dport; /* host order */
 };
 /* The same tuple seen from the other end. */
-struct wire_tuple wire_tuple_reverse(const struct wire_tuple *t);
-bool wire_tuple_eq(const struct wire_tuple *a, const struct wire_tuple *b);
+static inline struct wire_tuple wire_tuple_reverse(const struct wire_tuple *t)
+{
+    struct wire_tuple r;
+    r.src = t->dst;
+    r.dst = t->src;
+    r.sport = t->dport;
+    r.dport = t->sport;
+    return r;
+}
+
+static inline bool wire_tuple_eq(const struct wire_tuple *a, const struct wire_tuple *b)
+{
+    return a->sport == b->sport && a->dport == b->dport && wire_addr_eq(&a->src, &b->src) &&
+           wire_addr_eq(&a->dst, &b->dst);
+}
 
 /* ---- TCP header ---- */
 enum {

@@ -1,55 +1,12 @@
-/* Addresses, endpoints and tuples, and their text forms. IPv4 addresses are
- * stored IPv4-mapped (::ffff:a.b.c.d, RFC 4291 §2.5.5.2). inet_pton and
- * inet_ntop are pure functions (no syscalls). */
+/* Text forms of addresses and endpoints (the address and tuple helpers
+ * are inline in wire.h). IPv4 addresses are stored IPv4-mapped
+ * (::ffff:a.b.c.d, RFC 4291 §2.5.5.2). inet_pton and inet_ntop are pure
+ * functions (no syscalls). */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "wire/wire.h"
-
-static const uint8_t addr_v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-struct wire_addr wire_addr_v4(uint32_t host_order)
-{
-    struct wire_addr a;
-    memcpy(a.b, addr_v4_prefix, sizeof addr_v4_prefix);
-    a.b[12] = (uint8_t)(host_order >> 24);
-    a.b[13] = (uint8_t)(host_order >> 16);
-    a.b[14] = (uint8_t)(host_order >> 8);
-    a.b[15] = (uint8_t)host_order;
-    return a;
-}
-
-struct wire_addr wire_addr_v6(const uint8_t bytes[16])
-{
-    struct wire_addr a;
-    memcpy(a.b, bytes, sizeof a.b);
-    return a;
-}
-
-bool wire_addr_is_v4(const struct wire_addr *a)
-{
-    return memcmp(a->b, addr_v4_prefix, sizeof addr_v4_prefix) == 0;
-}
-
-uint32_t wire_addr_v4_host(const struct wire_addr *a)
-{
-    return (uint32_t)a->b[12] << 24 | (uint32_t)a->b[13] << 16 | (uint32_t)a->b[14] << 8 |
-           a->b[15];
-}
-
-bool wire_addr_eq(const struct wire_addr *a, const struct wire_addr *b)
-{
-    return memcmp(a->b, b->b, sizeof a->b) == 0;
-}
-
-bool wire_addr_is_unspecified(const struct wire_addr *a)
-{
-    static const uint8_t zero[16];
-    if (wire_addr_is_v4(a))
-        return wire_addr_v4_host(a) == 0;
-    return memcmp(a->b, zero, sizeof zero) == 0;
-}
 
 bool wire_addr_parse(const char *text, struct wire_addr *out)
 {
@@ -135,20 +92,4 @@ bool wire_endpoint_parse(const char *text, struct wire_endpoint *out)
         return false;
     *out = e;
     return true;
-}
-
-struct wire_tuple wire_tuple_reverse(const struct wire_tuple *t)
-{
-    struct wire_tuple r;
-    r.src = t->dst;
-    r.dst = t->src;
-    r.sport = t->dport;
-    r.dport = t->sport;
-    return r;
-}
-
-bool wire_tuple_eq(const struct wire_tuple *a, const struct wire_tuple *b)
-{
-    return a->sport == b->sport && a->dport == b->dport && wire_addr_eq(&a->src, &b->src) &&
-           wire_addr_eq(&a->dst, &b->dst);
 }

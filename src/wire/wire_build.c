@@ -3,7 +3,7 @@
  * of synack and of Linux look alike. */
 #include <string.h>
 
-#include "wire/wire.h"
+#include "wire/wire_csum.h"
 
 static inline void store16(uint8_t *p, uint16_t v)
 {
@@ -56,56 +56,50 @@ static size_t options_len(const struct wire_tcp_options *o)
     return fixed + (sacks ? 4 + 8 * sacks : 0);
 }
 
-static uint8_t *options_write(uint8_t *p, const struct wire_tcp_options *o)
+/* Stores a big-endian 32-bit word and adds it to a sum of big-endian
+ * words: the checksum is computed from the values written, not read back
+ * (a load spanning several narrower stores is not store-forwarded). */
+static inline uint64_t put32(uint8_t *p, uint32_t v, uint64_t be_sum)
 {
-    size_t fixed = options_fixed_len(o);
+    store32(p, v);
+    return be_sum + v;
+}
+
+/* Writes the options (every piece is whole 32-bit words) and returns their
+ * sum as big-endian words. */
+static uint64_t options_write(uint8_t *p, const struct wire_tcp_options *o, size_t sacks)
+{
+    uint64_t sum = 0;
     if (o->present & WIRE_OPT_MSS) {
-        p[0] = 2;
-        p[1] = 4;
-        store16(p + 2, o->mss);
+        sum = put32(p, 0x02040000u | o->mss, sum); /* kind 2, length 4 */
         p += 4;
     }
     if (o->present & WIRE_OPT_TIMESTAMP) {
-        if (o->present & WIRE_OPT_SACK_PERM) {
-            p[0] = 4; /* SACK-permitted in place of the two NOPs */
-            p[1] = 2;
-        } else {
-            p[0] = 1;
-            p[1] = 1;
-        }
-        p[2] = 8;
-        p[3] = 10;
-        store32(p + 4, o->ts_val);
-        store32(p + 8, o->ts_ecr);
+        /* SACK-permitted (kind 4, length 2) in place of the two NOPs */
+        uint32_t lead = o->present & WIRE_OPT_SACK_PERM ? 0x0402080au : 0x0101080au;
+        sum = put32(p, lead, sum); /* kind 8, length 10 */
+        sum = put32(p + 4, o->ts_val, sum);
+        sum = put32(p + 8, o->ts_ecr, sum);
         p += 12;
     } else if (o->present & WIRE_OPT_SACK_PERM) {
-        p[0] = 1;
-        p[1] = 1;
-        p[2] = 4;
-        p[3] = 2;
+        sum = put32(p, 0x01010402u, sum);
         p += 4;
     }
     if (o->present & WIRE_OPT_WSCALE) {
-        p[0] = 1;
-        p[1] = 3;
-        p[2] = 3;
-        p[3] = o->wscale; /* written as given; receivers clamp (RFC 7323 §2.3) */
+        /* NOP, kind 3, length 3, written as given; receivers clamp (RFC 7323 §2.3) */
+        sum = put32(p, 0x01030300u | o->wscale, sum);
         p += 4;
     }
-    size_t sacks = options_sack_blocks(o, fixed);
     if (sacks) {
-        p[0] = 1;
-        p[1] = 1;
-        p[2] = 5;
-        p[3] = (uint8_t)(2 + 8 * sacks);
+        sum = put32(p, 0x01010500u | (uint32_t)(2 + 8 * sacks), sum); /* NOP NOP kind 5 */
         p += 4;
         for (size_t i = 0; i < sacks; i++) {
-            store32(p, o->sack[i].left);
-            store32(p + 4, o->sack[i].right);
+            sum = put32(p, o->sack[i].left, sum);
+            sum = put32(p + 4, o->sack[i].right, sum);
             p += 8;
         }
     }
-    return p;
+    return sum;
 }
 
 static size_t ip_header_len(const struct wire_seg *s)
@@ -120,26 +114,36 @@ size_t wire_build_len(const struct wire_seg *s)
 
 size_t wire_build(uint8_t *buf, size_t cap, const struct wire_seg *s)
 {
-    size_t ip_len = ip_header_len(s);
-    size_t tcp_header_len = 20 + options_len(&s->opt);
+    const struct wire_addr *src = &s->tuple.src, *dst = &s->tuple.dst;
+    bool v4 = wire_addr_is_v4(src);
+    size_t ip_len = v4 ? 20 : 40;
+    size_t fixed = options_fixed_len(&s->opt);
+    size_t sacks = options_sack_blocks(&s->opt, fixed);
+    size_t tcp_header_len = 20 + fixed + (sacks ? 4 + 8 * sacks : 0);
     size_t tcp_len = tcp_header_len + s->payload_len;
     size_t total = ip_len + tcp_len;
-    if (total > cap || tcp_len > 0xffff - (ip_len == 20 ? 20 : 0) ||
-        wire_addr_is_v4(&s->tuple.src) != wire_addr_is_v4(&s->tuple.dst) ||
+    if (total > cap || tcp_len > 0xffff - (v4 ? 20 : 0) || v4 != wire_addr_is_v4(dst) ||
         (s->payload_len && !s->payload))
         return 0;
     uint8_t ttl = s->ttl ? s->ttl : DEFAULT_TTL;
 
-    /* The payload moves first, so it may even overlap the header area. If it
-     * already sits in place (zero-copy callers write it at
-     * buf + wire_build_len - payload_len), nothing moves. */
+    /* The payload is summed where it is (it starts at an even offset of the
+     * segment, so its sum chains), then moves before the headers are
+     * written, so it may even overlap the header area. If it already sits
+     * in place (zero-copy callers write it at buf + wire_build_len -
+     * payload_len), nothing moves. */
     uint8_t *tcp = buf + ip_len;
     uint8_t *payload = tcp + tcp_header_len;
-    if (s->payload_len && s->payload != payload)
-        memmove(payload, s->payload, s->payload_len);
+    uint64_t acc = csum_pseudo_len(tcp_len);
+    if (s->payload_len) {
+        acc = csum_bytes(acc, s->payload, s->payload_len);
+        if (s->payload != payload)
+            memmove(payload, s->payload, s->payload_len);
+    }
+    uint64_t addrs = csum_pseudo_addrs(src, dst);
 
     uint8_t *ip = buf;
-    if (ip_len == 20) { /* RFC 791 §3.1 */
+    if (v4) { /* RFC 791 §3.1 */
         ip[0] = 0x45;
         ip[1] = s->tos;
         store16(ip + 2, (uint16_t)total);
@@ -147,10 +151,10 @@ size_t wire_build(uint8_t *buf, size_t cap, const struct wire_seg *s)
         store16(ip + 6, 0x4000); /* DF, offset 0 */
         ip[8] = ttl;
         ip[9] = 6;
-        store16(ip + 10, 0);
-        memcpy(ip + 12, s->tuple.src.b + 12, 4);
-        memcpy(ip + 16, s->tuple.dst.b + 12, 4);
-        store16(ip + 10, wire_csum_fold(wire_csum_add(0, ip, 20)));
+        memcpy(ip + 12, src->b + 12, 4);
+        memcpy(ip + 16, dst->b + 12, 4);
+        uint64_t ip_words = (0x4500u | s->tos) + total + 0x4000u + ((uint32_t)ttl << 8 | 6);
+        csum_store(ip + 10, csum_add(csum_from_be(ip_words), addrs));
     } else { /* RFC 8200 §3, flow label 0 */
         ip[0] = (uint8_t)(0x60 | s->tos >> 4);
         ip[1] = (uint8_t)(s->tos << 4);
@@ -159,20 +163,19 @@ size_t wire_build(uint8_t *buf, size_t cap, const struct wire_seg *s)
         store16(ip + 4, (uint16_t)tcp_len);
         ip[6] = 6;
         ip[7] = ttl;
-        memcpy(ip + 8, s->tuple.src.b, 16);
-        memcpy(ip + 24, s->tuple.dst.b, 16);
+        memcpy(ip + 8, src->b, 16);
+        memcpy(ip + 24, dst->b, 16);
     }
 
-    store16(tcp, s->tuple.sport);
-    store16(tcp + 2, s->tuple.dport);
-    store32(tcp + 4, s->seq);
-    store32(tcp + 8, s->ack);
-    tcp[12] = (uint8_t)(tcp_header_len / 4 << 4);
-    tcp[13] = s->flags;
-    store16(tcp + 14, s->window);
-    store16(tcp + 16, 0);
-    store16(tcp + 18, s->urg_ptr);
-    options_write(tcp + 20, &s->opt);
-    store16(tcp + 16, wire_tcp_checksum(&s->tuple.src, &s->tuple.dst, tcp, tcp_len));
+    uint64_t words = put32(tcp, (uint32_t)s->tuple.sport << 16 | s->tuple.dport, 0);
+    words = put32(tcp + 4, s->seq, words);
+    words = put32(tcp + 8, s->ack, words);
+    words = put32(tcp + 12,
+                  (uint32_t)(tcp_header_len / 4) << 28 | (uint32_t)s->flags << 16 | s->window,
+                  words);
+    words = put32(tcp + 16, s->urg_ptr, words); /* checksum 0 for now */
+    words += options_write(tcp + 20, &s->opt, sacks);
+    acc = csum_add(acc, csum_from_be(words));
+    csum_store(tcp + 16, csum_add(acc, addrs));
     return total;
 }

@@ -3,7 +3,7 @@
  * against the span given; nothing is copied, the payload points into it. */
 #include <string.h>
 
-#include "wire/wire.h"
+#include "wire/wire_csum.h"
 
 static inline uint16_t load16(const uint8_t *p)
 {
@@ -25,9 +25,31 @@ enum {
     OPT_TIMESTAMP = 8, /* RFC 7323 §3.2 */
 };
 
+/* Linux's layouts: NOP NOP timestamps on every segment but the SYN
+ * (RFC 7323 Appendix A), and MSS, SACK-permitted + timestamps, NOP window
+ * scale on the SYN (tcp_options_write). Taken in one step, with the same
+ * result as the general walk below. */
+#define OPT_LAYOUT_NOP_NOP_TS 0x0101080au /* NOP NOP kind 8 length 10 */
+#define OPT_LAYOUT_SACKPERM_TS 0x0402080au /* kind 4 length 2, kind 8 length 10 */
+
 enum wire_err wire_parse_options(const uint8_t *opt, size_t len, struct wire_tcp_options *out)
 {
     memset(out, 0, sizeof *out);
+    if (len == 12 && load32(opt) == OPT_LAYOUT_NOP_NOP_TS) {
+        out->ts_val = load32(opt + 4);
+        out->ts_ecr = load32(opt + 8);
+        out->present = WIRE_OPT_TIMESTAMP;
+        return WIRE_ERR_OK;
+    }
+    if (len == 20 && load16(opt) == 0x0204 && load32(opt + 4) == OPT_LAYOUT_SACKPERM_TS &&
+        load16(opt + 16) == 0x0103 && opt[18] == 3) {
+        out->mss = load16(opt + 2);
+        out->ts_val = load32(opt + 8);
+        out->ts_ecr = load32(opt + 12);
+        out->wscale = opt[19] > WIRE_MAX_WSCALE ? WIRE_MAX_WSCALE : opt[19]; /* RFC 7323 §2.3 */
+        out->present = WIRE_OPT_MSS | WIRE_OPT_SACK_PERM | WIRE_OPT_TIMESTAMP | WIRE_OPT_WSCALE;
+        return WIRE_ERR_OK;
+    }
     size_t i = 0;
     while (i < len) {
         uint8_t kind = opt[i];
@@ -92,7 +114,10 @@ enum wire_err wire_parse_options(const uint8_t *opt, size_t len, struct wire_tcp
     return WIRE_ERR_OK;
 }
 
-enum wire_err wire_parse_tcp(const uint8_t *tcp, size_t len, unsigned flags, struct wire_seg *out)
+/* The TCP segment at tcp[0..len); pseudo_addrs is the pseudo-header's
+ * address sum (wire_csum.h), unused with WIRE_PARSE_NO_CHECKSUM. */
+static enum wire_err parse_tcp(const uint8_t *tcp, size_t len, unsigned flags, uint64_t pseudo_addrs,
+                               struct wire_seg *out)
 {
     if (len < 20)
         return WIRE_ERR_TRUNCATED_TCP;
@@ -100,7 +125,7 @@ enum wire_err wire_parse_tcp(const uint8_t *tcp, size_t len, unsigned flags, str
     if (header_len < 20 || header_len > len)
         return WIRE_ERR_BAD_DATA_OFFSET;
     if (!(flags & WIRE_PARSE_NO_CHECKSUM) &&
-        wire_tcp_checksum(&out->tuple.src, &out->tuple.dst, tcp, len) != 0)
+        !csum_verifies(csum_bytes(csum_add(pseudo_addrs, csum_pseudo_len(len)), tcp, len)))
         return WIRE_ERR_BAD_TCP_CHECKSUM;
     enum wire_err err = wire_parse_options(tcp + 20, header_len - 20, &out->opt);
     if (err != WIRE_ERR_OK)
@@ -131,11 +156,28 @@ enum wire_err wire_parse_tcp(const uint8_t *tcp, size_t len, unsigned flags, str
     return WIRE_ERR_OK;
 }
 
+enum wire_err wire_parse_tcp(const uint8_t *tcp, size_t len, unsigned flags, struct wire_seg *out)
+{
+    uint64_t pseudo_addrs = 0;
+    if (!(flags & WIRE_PARSE_NO_CHECKSUM))
+        pseudo_addrs = csum_pseudo_addrs(&out->tuple.src, &out->tuple.dst);
+    return parse_tcp(tcp, len, flags, pseudo_addrs, out);
+}
+
 /* RFC 1122 §3.2.1.3, RFC 5735: multicast (224/4), limited broadcast and
  * 0.0.0.0 are never the ends of a TCP connection. */
 static bool ipv4_addr_is_unicast(uint32_t a)
 {
     return (a >> 28) != 0xe && a != 0xffffffffu && a != 0;
+}
+
+/* The IPv4-mapped form of the address at bytes[0..4) (RFC 4291 §2.5.5.2),
+ * copied as it is rather than through a host-order integer. */
+static inline void addr_v4_copy(struct wire_addr *a, const uint8_t bytes[4])
+{
+    static const uint8_t mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    memcpy(a->b, mapped_prefix, sizeof mapped_prefix);
+    memcpy(a->b + 12, bytes, 4);
 }
 
 static enum wire_err parse_ipv4(const uint8_t *pkt, size_t len, unsigned flags,
@@ -150,7 +192,9 @@ static enum wire_err parse_ipv4(const uint8_t *pkt, size_t len, unsigned flags,
     size_t total_len = load16(pkt + 2);
     if (total_len < header_len || total_len > len)
         return WIRE_ERR_BAD_IP_LENGTH;
-    if (!(flags & WIRE_PARSE_NO_CHECKSUM) && wire_csum_fold(wire_csum_add(0, pkt, header_len)) != 0)
+    /* The usual 20-byte header is summed with a constant length. */
+    if (!(flags & WIRE_PARSE_NO_CHECKSUM) &&
+        !csum_verifies(header_len == 20 ? csum_bytes(0, pkt, 20) : csum_bytes(0, pkt, header_len)))
         return WIRE_ERR_BAD_IP_CHECKSUM;
     if (load16(pkt + 6) & 0x3fff) /* MF set or fragment offset != 0 */
         return WIRE_ERR_IP_FRAGMENT;
@@ -160,12 +204,13 @@ static enum wire_err parse_ipv4(const uint8_t *pkt, size_t len, unsigned flags,
     uint32_t src = load32(pkt + 12), dst = load32(pkt + 16);
     if (!(flags & WIRE_PARSE_LENIENT) && (!ipv4_addr_is_unicast(src) || !ipv4_addr_is_unicast(dst)))
         return WIRE_ERR_BAD_IP_ADDRESS;
-    out->tuple.src = wire_addr_v4(src);
-    out->tuple.dst = wire_addr_v4(dst);
+    addr_v4_copy(&out->tuple.src, pkt + 12);
+    addr_v4_copy(&out->tuple.dst, pkt + 16);
     out->ip_version = 4;
     out->tos = pkt[1];
     out->ttl = pkt[8];
-    return wire_parse_tcp(pkt + header_len, total_len - header_len, flags, out);
+    /* Source and destination are adjacent: one load for the pseudo-header. */
+    return parse_tcp(pkt + header_len, total_len - header_len, flags, csum_load64(pkt + 12), out);
 }
 
 /* RFC 4291 §2.7: multicast (ff00::/8) is never a source; :: is never a
@@ -229,7 +274,11 @@ static enum wire_err parse_ipv6(const uint8_t *pkt, size_t len, unsigned flags,
     out->ip_version = 6;
     out->tos = (uint8_t)((pkt[0] & 0x0f) << 4 | pkt[1] >> 4); /* traffic class */
     out->ttl = pkt[7];
-    return wire_parse_tcp(pkt + off, end - off, flags, out);
+    uint64_t pseudo_addrs = csum_load64(pkt + 8);
+    pseudo_addrs = csum_add(pseudo_addrs, csum_load64(pkt + 16));
+    pseudo_addrs = csum_add(pseudo_addrs, csum_load64(pkt + 24));
+    pseudo_addrs = csum_add(pseudo_addrs, csum_load64(pkt + 32));
+    return parse_tcp(pkt + off, end - off, flags, pseudo_addrs, out);
 }
 
 enum wire_err wire_parse(const uint8_t *pkt, size_t len, unsigned flags, struct wire_seg *out)

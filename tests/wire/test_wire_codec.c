@@ -236,6 +236,43 @@ static void test_option_layouts(void **state)
     }
 }
 
+/* Linux's two common layouts (NOP NOP TS; MSS, SACK-permitted + TS, NOP
+ * WS) are parsed in one step: the result equals that of the same options in
+ * another order, which takes the general walk; near misses walk too. */
+static void test_option_fast_layouts(void **state)
+{
+    (void)state;
+    const uint8_t ts[12] = {1, 1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8};
+    const uint8_t ts_walk[12] = {8, 10, 1, 2, 3, 4, 5, 6, 7, 8, 1, 1};
+    const uint8_t syn[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8, 1, 3, 3, 15};
+    const uint8_t syn_walk[20] = {1, 3, 3, 15, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8, 4, 2, 2, 4, 0x05, 0xb4};
+    struct wire_tcp_options fast, walk;
+    assert_int_equal(wire_parse_options(ts, sizeof ts, &fast), WIRE_ERR_OK);
+    assert_int_equal(wire_parse_options(ts_walk, sizeof ts_walk, &walk), WIRE_ERR_OK);
+    assert_memory_equal(&fast, &walk, sizeof fast);
+    assert_int_equal(fast.present, WIRE_OPT_TIMESTAMP);
+    assert_int_equal(fast.ts_val, 0x01020304);
+    assert_int_equal(fast.ts_ecr, 0x05060708);
+    assert_int_equal(wire_parse_options(syn, sizeof syn, &fast), WIRE_ERR_OK);
+    assert_int_equal(wire_parse_options(syn_walk, sizeof syn_walk, &walk), WIRE_ERR_OK);
+    assert_memory_equal(&fast, &walk, sizeof fast);
+    assert_int_equal(fast.present, WIRE_OPT_MSS | WIRE_OPT_SACK_PERM | WIRE_OPT_TIMESTAMP | WIRE_OPT_WSCALE);
+    assert_int_equal(fast.mss, 1460);
+    assert_int_equal(fast.wscale, WIRE_MAX_WSCALE); /* 15 clamped (RFC 7323 §2.3) */
+    /* Near misses take the walk: an unknown kind where the timestamp kind
+     * was is skipped by its length; so is one where window scale was. */
+    uint8_t ts_bad[12];
+    memcpy(ts_bad, ts, sizeof ts_bad);
+    ts_bad[2] = 99;
+    assert_int_equal(wire_parse_options(ts_bad, sizeof ts_bad, &fast), WIRE_ERR_OK);
+    assert_int_equal(fast.present, 0);
+    uint8_t syn_bad[20];
+    memcpy(syn_bad, syn, sizeof syn_bad);
+    syn_bad[17] = 99;
+    assert_int_equal(wire_parse_options(syn_bad, sizeof syn_bad, &fast), WIRE_ERR_OK);
+    assert_int_equal(fast.present, WIRE_OPT_MSS | WIRE_OPT_SACK_PERM | WIRE_OPT_TIMESTAMP);
+}
+
 static void test_build_edges(void **state)
 {
     (void)state;
@@ -474,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_all_options),
         cmocka_unit_test(test_linux_synack_byte_exact),
         cmocka_unit_test(test_option_layouts),
+        cmocka_unit_test(test_option_fast_layouts),
         cmocka_unit_test(test_build_edges),
         cmocka_unit_test(test_trailing_padding_ignored),
         cmocka_unit_test(test_ipv4_options_skipped),
