@@ -533,11 +533,14 @@ static void conn_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_
                         (seg->flags & (WIRE_SYN | WIRE_ACK | WIRE_RST)) == (WIRE_SYN | WIRE_ACK) &&
                         seg->seq == c->irs && seg->ack == c->snd_max;
     /* PAWS (RFC 7323 §5.3 R1): a TSval older than TS.Recent marks an old
-     * duplicate: ACK and drop it. A RST is let through (Linux). */
+     * duplicate: ACK and drop it, the ACK rate-limited as Linux's
+     * tcp_validate_incoming does (two ends whose TS.Recent ran ahead of each
+     * other's clock would otherwise ACK each other forever). A RST is let
+     * through (Linux). */
     if (c->ts_ok && (seg->opt.present & WIRE_OPT_TIMESTAMP) && !(seg->flags & WIRE_RST) &&
         seq_lt(seg->opt.ts_val, c->ts_recent)) {
         h->stats->TCPPAWSEstab++;
-        tcp_send_ack(c, now);
+        oow_ack(c, seg, now);
         return;
     }
     /* First: sequence number. */

@@ -322,6 +322,33 @@ static void test_paws_drops_segment_with_old_timestamp(void **state)
     harness_free(h);
 }
 
+/* The ACKs PAWS sends to pure ACKs are rate-limited, as Linux's
+ * tcp_validate_incoming does (tcp_oow_rate_limited): two ends whose
+ * TS.Recent ran ahead of each other's clock would ACK each other forever
+ * (fuzz/repro/fuzz_stack-ack-storm-paws). */
+static void test_paws_acks_to_pure_acks_are_rate_limited(void **state)
+{
+    (void)state;
+    struct harness *h = harness_new(NULL);
+    int l = harness_listen(h, 16);
+    struct wire_tcp_options ts = {.present = WIRE_OPT_MSS | WIRE_OPT_TIMESTAMP, .mss = 1460, .ts_val = 1000};
+    harness_inject(h, WIRE_SYN, 1000, 0, 65535, NULL, 0, &ts);
+    const struct wire_seg *sa = harness_expect(h, "S.", ANY, 1001, 0);
+    uint32_t iss = sa->seq;
+    ts.present = WIRE_OPT_TIMESTAMP;
+    ts.ts_val = 1001;
+    ts.ts_ecr = sa->opt.ts_val;
+    harness_inject(h, WIRE_ACK, 1001, iss + 1, 65535, NULL, 0, &ts);
+    assert_true(stack_accept(h->s, l, NULL) >= 0);
+    ts.ts_val = 900;
+    harness_inject(h, WIRE_ACK, 1001, iss + 1, 65535, NULL, 0, &ts);
+    harness_expect(h, ".", iss + 1, 1001, 0);
+    harness_inject(h, WIRE_ACK, 1001, iss + 1, 65535, NULL, 0, &ts); /* at once: held back */
+    harness_expect_nothing(h);
+    assert_int_equal(harness_counter(h, "TCPPAWSEstab"), 2);
+    harness_free(h);
+}
+
 /* RFC 9293 §3.5.3 (SHLD-2): a RST may carry data (a diagnostic); it still
  * resets, and the text is not delivered as data. */
 static void test_rst_with_data_resets(void **state)
@@ -356,6 +383,7 @@ int main(void)
         cmocka_unit_test(test_ack_below_max_window_is_dropped),
         cmocka_unit_test(test_old_ack_within_max_window_keeps_data),
         cmocka_unit_test(test_paws_drops_segment_with_old_timestamp),
+        cmocka_unit_test(test_paws_acks_to_pure_acks_are_rate_limited),
         cmocka_unit_test(test_rst_with_data_resets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
