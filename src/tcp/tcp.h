@@ -539,14 +539,9 @@ void tcp_entry_remove(struct tcp_host *h, struct tcp_entry *e);
 void tcp_set_state_raw(struct tcp_host *h, uint8_t *state, const struct wire_tuple *t, int sd, enum tcp_state to,
                        tcp_time_t now);
 /* The compact tuple forms of half-open and TIME-WAIT entries. */
-static inline bool tcp_addr_is_v4(const struct wire_addr *a) /* wire_addr_is_v4, inline */
-{
-    static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    return memcmp(a->b, v4_prefix, 12) == 0;
-}
 static inline bool tcp_tuple_is_v4(const struct wire_tuple *t)
 {
-    return tcp_addr_is_v4(&t->src) && tcp_addr_is_v4(&t->dst);
+    return wire_addr_is_v4(&t->src) && wire_addr_is_v4(&t->dst);
 }
 /* wire_tuple_eq, inline: the struct has no padding. */
 static inline bool tcp_tuple_same(const struct wire_tuple *a, const struct wire_tuple *b)

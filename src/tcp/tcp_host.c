@@ -533,7 +533,7 @@ void tcp_emit(struct tcp_host *h, const struct wire_tuple *local_view, struct wi
 void tcp_emit_rtx(struct tcp_host *h, const struct wire_tuple *local_view, struct wire_seg *seg, bool retransmission)
 {
     seg->tuple = *local_view;
-    seg->ip_version = tcp_addr_is_v4(&local_view->src) ? 4 : 6;
+    seg->ip_version = wire_addr_is_v4(&local_view->src) ? 4 : 6;
     size_t len = wire_build(h->pkt, sizeof h->pkt, seg);
     if (!len)
         return;
