@@ -32,7 +32,6 @@ struct tcp_conn *tcp_conn_new(struct tcp_host *h, const struct wire_tuple *t, co
     c->adv_mss = (uint16_t)mss;
     c->mss = 536; /* RFC 9293 §3.7.1 default until the peer says otherwise */
     c->rto_us = (uint32_t)(cfg->tcp_rto_initial_ms * 1000);
-    tcp_conn_clear_deadlines(c);
     c->ssthresh = UINT32_MAX;
     return c;
 }
