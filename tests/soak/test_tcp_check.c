@@ -74,18 +74,26 @@ static int teardown(void **state)
     return 0;
 }
 
-/* The peer's SYN-ACK (RFC 9293 §3.10.7.3) with this ISN: ESTABLISHED. */
-static void establish(struct fixture *f, uint32_t irs)
+/* A segment from the peer of the fixture's connection. */
+static struct wire_seg peer_segment(const struct fixture *f, uint8_t flags, uint32_t seq, uint32_t ack,
+                                    uint16_t window)
 {
     struct wire_seg seg = {0};
     struct wire_tuple local;
     tcp_entry_tuple(f->h, &f->c->e, &local);
     seg.tuple = wire_tuple_reverse(&local);
     seg.ip_version = 4;
-    seg.flags = WIRE_SYN | WIRE_ACK;
-    seg.seq = irs;
-    seg.ack = f->c->iss + 1;
-    seg.window = 65535;
+    seg.flags = flags;
+    seg.seq = seq;
+    seg.ack = ack;
+    seg.window = window;
+    return seg;
+}
+
+/* The peer's SYN-ACK (RFC 9293 §3.10.7.3) with this ISN: ESTABLISHED. */
+static void establish(struct fixture *f, uint32_t irs)
+{
+    struct wire_seg seg = peer_segment(f, WIRE_SYN | WIRE_ACK, irs, f->c->iss + 1, 65535);
     seg.opt.present = WIRE_OPT_MSS | WIRE_OPT_SACK_PERM | WIRE_OPT_WSCALE;
     seg.opt.mss = 1460;
     seg.opt.wscale = 7;
@@ -177,15 +185,7 @@ static void test_no_timer_memory_acks_at_once(void **state)
     establish(f, 0x10000000u);
     f->h->timer_pool.max_live = 0;
     uint64_t out = f->stats.OutSegs;
-    struct wire_seg seg = {0};
-    struct wire_tuple local;
-    tcp_entry_tuple(f->h, &f->c->e, &local);
-    seg.tuple = wire_tuple_reverse(&local);
-    seg.ip_version = 4;
-    seg.flags = WIRE_ACK | WIRE_PSH;
-    seg.seq = 0x10000001u;
-    seg.ack = f->c->snd_una;
-    seg.window = 65535;
+    struct wire_seg seg = peer_segment(f, WIRE_ACK | WIRE_PSH, 0x10000001u, f->c->snd_una, 65535);
     seg.payload = (const uint8_t *)"x";
     seg.payload_len = 1;
     tcp_host_input(f->h, &seg, T0 + TCP_MSEC(40));
@@ -286,15 +286,7 @@ static void test_bug_old_ack_sack_below_snd_una(void **state)
     assert_int_equal(tcp_send(f->c, data, sizeof data, now), (ssize_t)sizeof data);
     uint32_t una = f->c->snd_una;
     assert_true(seq_gt(f->c->snd_max, una + 4000));
-    struct wire_seg ack = {0};
-    struct wire_tuple local;
-    tcp_entry_tuple(f->h, &f->c->e, &local);
-    ack.tuple = wire_tuple_reverse(&local);
-    ack.ip_version = 4;
-    ack.flags = WIRE_ACK;
-    ack.seq = f->c->rcv_nxt;
-    ack.window = 1000;
-    ack.ack = una + 3000; /* a newer ACK first */
+    struct wire_seg ack = peer_segment(f, WIRE_ACK, f->c->rcv_nxt, una + 3000, 1000); /* a newer ACK first */
     tcp_host_input(f->h, &ack, now + TCP_MSEC(20));
     assert_null(check(f));
     ack.ack = una + 1000; /* then an older one, SACKing what is already acked */

@@ -290,6 +290,25 @@ static void test_old_ack_within_max_window_keeps_data(void **state)
     harness_free(h);
 }
 
+/* A passive open from a peer with timestamps (its TSval 1000, then 1001,
+ * ISN 1000): the accepted descriptor; *iss is ours, *ts the peer's options
+ * for what it sends next (TSval 1001, echoing ours). */
+static int accept_with_timestamps(struct harness *h, uint32_t *iss, struct wire_tcp_options *ts)
+{
+    int l = harness_listen(h, 16);
+    *ts = (struct wire_tcp_options){.present = WIRE_OPT_MSS | WIRE_OPT_TIMESTAMP, .mss = 1460, .ts_val = 1000};
+    harness_inject(h, WIRE_SYN, 1000, 0, 65535, NULL, 0, ts);
+    const struct wire_seg *sa = harness_expect(h, "S.", ANY, 1001, 0);
+    *iss = sa->seq;
+    ts->present = WIRE_OPT_TIMESTAMP;
+    ts->ts_val = 1001;
+    ts->ts_ecr = sa->opt.ts_val;
+    harness_inject(h, WIRE_ACK, 1001, *iss + 1, 65535, NULL, 0, ts);
+    int sd = stack_accept(h->s, l, NULL);
+    assert_true(sd >= 0);
+    return sd;
+}
+
 /* RFC 7323 §5.3 (PAWS, R1): with timestamps in use, a segment whose TSval
  * is older than TS.Recent is not acceptable: ACK it and drop it, data and
  * all (Linux counts TCPPAWSEstab). */
@@ -297,17 +316,9 @@ static void test_paws_drops_segment_with_old_timestamp(void **state)
 {
     (void)state;
     struct harness *h = harness_new(NULL);
-    int l = harness_listen(h, 16);
-    struct wire_tcp_options ts = {.present = WIRE_OPT_MSS | WIRE_OPT_TIMESTAMP, .mss = 1460, .ts_val = 1000};
-    harness_inject(h, WIRE_SYN, 1000, 0, 65535, NULL, 0, &ts);
-    const struct wire_seg *sa = harness_expect(h, "S.", ANY, 1001, 0);
-    uint32_t iss = sa->seq, our_ts = sa->opt.ts_val;
-    ts.present = WIRE_OPT_TIMESTAMP;
-    ts.ts_val = 1001;
-    ts.ts_ecr = our_ts;
-    harness_inject(h, WIRE_ACK, 1001, iss + 1, 65535, NULL, 0, &ts);
-    int sd = stack_accept(h->s, l, NULL);
-    assert_true(sd >= 0);
+    uint32_t iss;
+    struct wire_tcp_options ts;
+    int sd = accept_with_timestamps(h, &iss, &ts);
     ts.ts_val = 1002;
     harness_inject(h, WIRE_ACK | WIRE_PSH, 1001, iss + 1, 65535, "new", 3, &ts);
     ts.ts_val = 900; /* an old duplicate from a previous wrap of the sequence space */
@@ -330,16 +341,9 @@ static void test_paws_acks_to_pure_acks_are_rate_limited(void **state)
 {
     (void)state;
     struct harness *h = harness_new(NULL);
-    int l = harness_listen(h, 16);
-    struct wire_tcp_options ts = {.present = WIRE_OPT_MSS | WIRE_OPT_TIMESTAMP, .mss = 1460, .ts_val = 1000};
-    harness_inject(h, WIRE_SYN, 1000, 0, 65535, NULL, 0, &ts);
-    const struct wire_seg *sa = harness_expect(h, "S.", ANY, 1001, 0);
-    uint32_t iss = sa->seq;
-    ts.present = WIRE_OPT_TIMESTAMP;
-    ts.ts_val = 1001;
-    ts.ts_ecr = sa->opt.ts_val;
-    harness_inject(h, WIRE_ACK, 1001, iss + 1, 65535, NULL, 0, &ts);
-    assert_true(stack_accept(h->s, l, NULL) >= 0);
+    uint32_t iss;
+    struct wire_tcp_options ts;
+    accept_with_timestamps(h, &iss, &ts);
     ts.ts_val = 900;
     harness_inject(h, WIRE_ACK, 1001, iss + 1, 65535, NULL, 0, &ts);
     harness_expect(h, ".", iss + 1, 1001, 0);
