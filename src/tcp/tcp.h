@@ -473,8 +473,7 @@ bool tcp_challenge_ack_allowed(struct tcp_host *h, tcp_time_t now);
  * now? With data, always; without, once per tcp_invalid_ratelimit per
  * entry (*last_ms: when it last did, 0: never). Counts those held back. */
 bool tcp_oow_ack_allowed(struct tcp_host *h, uint32_t *last_ms, const struct wire_seg *seg, tcp_time_t now);
-uint32_t tcp_isn(const struct tcp_host *h, const struct wire_tuple *local_view, tcp_time_t now);
-/* tcp_isn and tcp_ts_offset (0 without tcp_timestamps) from one hash. */
+/* The ISN (RFC 6528) and tcp_ts_offset (0 without tcp_timestamps) from one hash. */
 uint32_t tcp_isn_ts(const struct tcp_host *h, const struct wire_tuple *local_view, tcp_time_t now,
                     uint32_t *ts_offset);
 uint32_t tcp_ts_offset(const struct tcp_host *h, const struct wire_tuple *local_view);

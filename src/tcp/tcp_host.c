@@ -255,11 +255,6 @@ uint32_t tcp_isn_ts(const struct tcp_host *h, const struct wire_tuple *local_vie
     return (uint32_t)v + (uint32_t)(now / 4u);
 }
 
-uint32_t tcp_isn(const struct tcp_host *h, const struct wire_tuple *local_view, tcp_time_t now)
-{
-    return (uint32_t)isn_ts_hash(h, local_view) + (uint32_t)(now / 4u);
-}
-
 uint32_t tcp_ts_offset(const struct tcp_host *h, const struct wire_tuple *local_view)
 {
     return h->cfg->tcp_timestamps ? (uint32_t)(isn_ts_hash(h, local_view) >> 32) : 0;
