@@ -149,7 +149,7 @@ static void sy_next_client_addr(struct sy_pair *p)
 }
 
 /* connect + accept: 0 with both descriptors, or -1. */
-static int sy_open(struct sy_pair *p, int *cli_sd, int *srv_sd)
+static int sy_open(struct sy_pair *p, int *cli_sd, int *srv_sd, bool request)
 {
     struct stack *cli = p->host[0], *srv = p->host[1];
     sy_next_client_addr(p);
@@ -159,6 +159,11 @@ static int sy_open(struct sy_pair *p, int *cli_sd, int *srv_sd)
     int rc = stack_connect(cli, c, &p->server, p->now);
     if (rc != -EINPROGRESS)
         return sy_fail(p, "connect() did not return -EINPROGRESS", rc), -1;
+    if (request) {
+        ssize_t n = stack_send(cli, c, bench_request, BENCH_REQ_LEN, p->now);
+        if (n != BENCH_REQ_LEN)
+            return sy_fail(p, "client send()", (long)n), -1;
+    }
     sy_pump(p);
     if (stack_sock_state(cli, c) != TCP_STATE_ESTABLISHED)
         return sy_fail(p, "client not ESTABLISHED after the handshake", (long)stack_sock_state(cli, c)), -1;
@@ -175,13 +180,9 @@ int sy_lifecycle(struct sy_pair *p)
     struct stack *cli = p->host[0], *srv = p->host[1];
     uint8_t buf[512];
     int c, s;
-    if (sy_open(p, &c, &s) < 0)
+    if (sy_open(p, &c, &s, true) < 0)
         return -1;
-    ssize_t n = stack_send(cli, c, bench_request, BENCH_REQ_LEN, p->now);
-    if (n != BENCH_REQ_LEN)
-        return sy_fail(p, "client send()", (long)n), -1;
-    sy_pump(p);
-    n = stack_recv(srv, s, buf, sizeof buf, p->now);
+    ssize_t n = stack_recv(srv, s, buf, sizeof buf, p->now);
     if (n != BENCH_REQ_LEN)
         return sy_fail(p, "server recv() of the request", (long)n), -1;
     n = stack_send(srv, s, bench_response, BENCH_RESP_LEN, p->now);
@@ -220,7 +221,7 @@ int sy_open_held(struct sy_pair *p)
     int c, s;
     p->record = true;
     p->last_c2s.len = 0;
-    int rc = sy_open(p, &c, &s);
+    int rc = sy_open(p, &c, &s, false);
     p->record = false;
     if (rc < 0)
         return -1;

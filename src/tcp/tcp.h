@@ -76,8 +76,9 @@ struct tcp_host;
 /* A control block's timers: retransmission or persist (RFC 6298, RFC 9293
  * §3.8.6.1), the delayed ACK, and keepalive or an orphan's FIN-WAIT-2
  * timeout (one Linux sk_timer). They live apart from the block, in a pool,
- * only while one is armed: an idle connection carries a 4-byte reference
- * (DESIGN.md §1). The wheel node runs at the earliest deadline. */
+ * only while one is armed (or was, until the node runs): an idle connection
+ * carries a 4-byte reference (DESIGN.md §1). The wheel node runs at the
+ * earliest deadline or before it (tcp_conn_arm_timer). */
 enum tcp_timer_kind { TCP_TIMER_RTX, TCP_TIMER_DELACK, TCP_TIMER_KEEPALIVE, TCP_TIMER_KINDS };
 struct tcp_timers {
     struct timer_node node;
@@ -263,7 +264,8 @@ struct tcp_host {
     const struct tcp_config *cfg;
     struct tcp_counters *stats;
     struct tcp_host_ops ops;
-    uint8_t isn_key[16], port_key[16], cookie_key[2][16], table_key[16]; /* isn_key: ISNs and TSval offsets */
+    uint8_t isn_key[16], port_key[16], cookie_key[2][16]; /* isn_key: ISNs and TSval offsets */
+    uint64_t table_key[4];
     struct hash_table table; /* every entry by 4-tuple (references) */
     struct timer_wheel timers; /* control blocks' timers */
     struct pool conn_pool, req_pool[2]; /* [v6] */
@@ -275,8 +277,6 @@ struct tcp_host {
     uint32_t req_levels; /* bit L: FIFO L is not empty */
     struct tcp_listener **listener_tab;
     uint32_t listener_cap;
-    struct wire_tuple memo_tuple; /* the last tuple hashed... */
-    uint32_t memo_hash;           /* ...and its hash (0: none) */
     struct tcp_listener *listeners;
     size_t conns, reqs, tws;
     uint32_t *port_refs; /* connections and TIME-WAIT entries per local port (bind conflicts) */
@@ -444,14 +444,16 @@ void tcp_set_state(struct tcp_host *h, struct tcp_entry *e, int sd, enum tcp_sta
 void tcp_conn_done(struct tcp_conn *c, int err, tcp_time_t now);
 /* Timers (tcp_output.c). A deadline, or TCP_TIME_NEVER. */
 static inline tcp_time_t tcp_conn_deadline(const struct tcp_conn *c, enum tcp_timer_kind k);
-/* Sets a deadline (TCP_TIME_NEVER: off); tcp_conn_arm_timer then runs the
- * node at the earliest, or frees the timers when none is left. False when
+/* Sets a deadline (TCP_TIME_NEVER: off); tcp_conn_arm_timer then makes
+ * sure the node runs no later than the earliest (it may run earlier: see
+ * there), and the timers are freed when the node runs with none left. False when
  * the timers' storage could not be allocated: the deadline is not set and,
  * unless it is the delayed ACK (send the ACK now instead), the connection
  * is reset at the end of the call (TCPAbortOnMemory). */
 static inline bool tcp_conn_set_deadline(struct tcp_conn *c, enum tcp_timer_kind k, tcp_time_t at);
 bool tcp_conn_timers_new(struct tcp_conn *c, enum tcp_timer_kind k, tcp_time_t at); /* its slow path */
 void tcp_conn_arm_timer(struct tcp_conn *c);
+tcp_time_t tcp_timers_earliest(const struct tcp_timers *t); /* TCP_TIME_NEVER: none */
 /* Every deadline off, the timers freed. */
 void tcp_conn_clear_deadlines(struct tcp_conn *c);
 void tcp_output(struct tcp_conn *c, tcp_time_t now);

@@ -47,9 +47,10 @@ int tcp_host_init(struct tcp_host *h, const struct tcp_config *cfg, struct tcp_c
     /* Independent keys per use, derived from the host secret (RFC 6528 §3:
      * the secret must not be derivable from what the ISNs show). */
     static const char *const ctx[5] = {"isn-key", "port-key", "cookie-0", "cookie-1", "tablekey"};
-    uint8_t *keys[5] = {h->isn_key, h->port_key, h->cookie_key[0], h->cookie_key[1], h->table_key};
+    uint8_t *keys[5] = {h->isn_key, h->port_key, h->cookie_key[0], h->cookie_key[1], (uint8_t *)h->table_key};
+    size_t key_len[5] = {16, 16, 16, 16, sizeof h->table_key};
     for (int i = 0; i < 5; i++)
-        crypto_generichash(keys[i], 16, (const uint8_t *)ctx[i], strlen(ctx[i]), secret, 32);
+        crypto_generichash(keys[i], key_len[i], (const uint8_t *)ctx[i], strlen(ctx[i]), secret, 32);
     timer_wheel_init(&h->timers, now);
     /* Blocks of about 16-32 KiB. */
     pool_init(&h->conn_pool, sizeof(struct tcp_conn), 6);
@@ -122,19 +123,6 @@ static size_t tuple_bytes(const struct wire_tuple *t, uint8_t out[36])
     return 2 * a + 4;
 }
 
-/* The table's hash: SipHash-1-3 (Linux hsiphash on 64-bit), inline, with
- * its own key; a table hash must be keyed against hash flooding but need
- * not be a strong MAC, and libsodium offers only SipHash-2-4. ISNs, ports,
- * timestamp offsets and cookies use libsodium's SipHash-2-4. */
-#define SIP_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIP_ROUND(v0, v1, v2, v3)                                                                          \
-    do {                                                                                                  \
-        v0 += v1; v1 = SIP_ROTL(v1, 13); v1 ^= v0; v0 = SIP_ROTL(v0, 32);                                 \
-        v2 += v3; v3 = SIP_ROTL(v3, 16); v3 ^= v2;                                                        \
-        v0 += v3; v3 = SIP_ROTL(v3, 21); v3 ^= v0;                                                        \
-        v2 += v1; v1 = SIP_ROTL(v1, 17); v1 ^= v2; v2 = SIP_ROTL(v2, 32);                                 \
-    } while (0)
-
 static inline uint64_t load_le64(const uint8_t *p)
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -149,34 +137,6 @@ static inline uint64_t load_le64(const uint8_t *p)
 #endif
 }
 
-/* SipHash-c-d over bytes (Aumasson and Bernstein); c and d are constants
- * at every call. */
-static inline uint64_t siphash_cd(const uint8_t key[16], const uint8_t *m, size_t len, int c, int d)
-{
-    uint64_t k0 = load_le64(key), k1 = load_le64(key + 8);
-    uint64_t v0 = k0 ^ UINT64_C(0x736f6d6570736575), v1 = k1 ^ UINT64_C(0x646f72616e646f6d);
-    uint64_t v2 = k0 ^ UINT64_C(0x6c7967656e657261), v3 = k1 ^ UINT64_C(0x7465646279746573);
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w = load_le64(m + i);
-        v3 ^= w;
-        for (int r = 0; r < c; r++)
-            SIP_ROUND(v0, v1, v2, v3);
-        v0 ^= w;
-    }
-    uint8_t tail[8] = {0};
-    memcpy(tail, m + i, len - i);
-    uint64_t b = ((uint64_t)len << 56) | load_le64(tail);
-    v3 ^= b;
-    for (int r = 0; r < c; r++)
-        SIP_ROUND(v0, v1, v2, v3);
-    v0 ^= b;
-    v2 ^= 0xff;
-    for (int r = 0; r < d; r++)
-        SIP_ROUND(v0, v1, v2, v3);
-    return v0 ^ v1 ^ v2 ^ v3;
-}
-
 /* libsodium's SipHash-2-4 (crypto_shorthash_siphash24) as a number. */
 uint64_t tcp_siphash24(const uint8_t key[16], const void *m, size_t len)
 {
@@ -185,26 +145,49 @@ uint64_t tcp_siphash24(const uint8_t key[16], const void *m, size_t len)
     return load_le64(out);
 }
 
+/* The table's hash: keyed against hash flooding, as Linux's inet_ehashfn
+ * is (jhash with a boot-time secret), but not a MAC: it is never seen off
+ * the host. The tuple's 64-bit words, each xored with a key word, are
+ * multiplied pairwise into 128 bits and folded (wyhash's "mum" step), so
+ * every input bit reaches every output bit. ISNs, ports, timestamp offsets
+ * and cookies use libsodium's SipHash-2-4. */
+#ifdef __SIZEOF_INT128__
+__extension__ typedef unsigned __int128 tcp_u128;
+static inline uint64_t mum(uint64_t a, uint64_t b)
+{
+    tcp_u128 r = (tcp_u128)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+#else
+static inline uint64_t mum(uint64_t a, uint64_t b)
+{
+    uint64_t al = (uint32_t)a, ah = a >> 32, bl = (uint32_t)b, bh = b >> 32;
+    uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+    uint64_t mid = (ll >> 32) + (uint32_t)lh + (uint32_t)hl;
+    uint64_t lo = (mid << 32) | (uint32_t)ll;
+    uint64_t hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+    return lo ^ hi;
+}
+#endif
+
 uint32_t tcp_tuple_hash(const struct tcp_host *h, const struct wire_tuple *t)
 {
-    if (h->memo_hash && tcp_tuple_same(t, &h->memo_tuple))
-        return h->memo_hash;
-    uint8_t b[36];
-    size_t n;
+    const uint64_t *k = h->table_key;
+    uint64_t ports = (uint64_t)t->sport << 16 | t->dport;
+    uint64_t v;
     if (tcp_tuple_is_v4(t)) {
-        tcp_tuple_pack(b, t, false);
-        n = sizeof(struct tcp_tuple4);
+        uint32_t l, r;
+        memcpy(&l, t->src.b + 12, 4);
+        memcpy(&r, t->dst.b + 12, 4);
+        v = mum(((uint64_t)l << 32 | r) ^ k[0], ports ^ k[1]);
     } else {
-        n = tuple_bytes(t, b);
+        uint64_t w[4];
+        memcpy(w, t->src.b, 16);
+        memcpy(w + 2, t->dst.b, 16);
+        v = mum(w[0] ^ k[0], w[1] ^ k[1]) ^ mum(w[2] ^ k[2], w[3] ^ k[3]);
+        v = mum(v ^ k[1], ports ^ k[2]);
     }
-    uint64_t v = siphash_cd(h->table_key, b, n, 1, 3);
-    uint32_t hash = (uint32_t)(v ^ (v >> 32)) | 1; /* never 0: 0 is "none" */
-    /* Logically const, like the timer wheel's cache: no tcp_host is ever
-     * defined const. */
-    struct tcp_host *m = (struct tcp_host *)h;
-    m->memo_tuple = *t;
-    m->memo_hash = hash;
-    return hash;
+    return (uint32_t)(v ^ (v >> 32)) | 1; /* never 0: 0 is "none" */
 }
 
 /* ---- compact tuples ---- */
@@ -442,7 +425,8 @@ static int walk_entry(void *arg, uint32_t ref)
         v.state = (enum tcp_state)c->e.state;
         v.conn = c;
         const struct tcp_timers *t = tcp_conn_timers(c);
-        v.timer_expires = t && timer_armed(&t->node) ? t->node.expires : 0;
+        tcp_time_t at = t ? tcp_timers_earliest(t) : TCP_TIME_NEVER;
+        v.timer_expires = at == TCP_TIME_NEVER ? 0 : at;
         break;
     }
     case TCP_ENTRY_REQ: {

@@ -152,12 +152,50 @@ static void test_catches_missing_retransmission_timer(void **state)
     assert_caught(f, "no retransmission timer");
 }
 
-/* Timers are kept only while one is armed. */
-static void test_catches_timers_kept_with_none_armed(void **state)
+/* The wheel node may run early (lazily), never after a deadline. */
+static void test_catches_node_later_than_a_deadline(void **state)
 {
     struct fixture *f = *state;
-    tcp_conn_set_deadline(f->c, TCP_TIMER_RTX, TCP_TIME_NEVER); /* and not re-armed */
+    tcp_conn_set_deadline(f->c, TCP_TIMER_RTX, T0 + 1); /* earlier, and not re-armed */
     assert_caught(f, "deadlines say");
+}
+
+/* Deadlines that move later or go off leave the node where it was; when it
+ * runs with nothing due, it moves to the earliest deadline or, with none
+ * left, the timers are freed. */
+static void test_timers_run_early_then_follow_or_free(void **state)
+{
+    struct fixture *f = *state;
+    tcp_time_t syn_rto = tcp_conn_timers(f->c)->node.expires;
+    establish(f, 0x10000000u); /* the SYN's RTO is off: the node stays */
+    assert_int_equal(tcp_conn_deadline(f->c, TCP_TIMER_RTX), TCP_TIME_NEVER);
+    assert_int_not_equal(f->c->timers, 0);
+    assert_null(check(f));
+    f->c->opt.keepalive = true;
+    tcp_conn_set_deadline(f->c, TCP_TIMER_KEEPALIVE, syn_rto + TCP_SEC(5));
+    tcp_conn_arm_timer(f->c);
+    assert_int_equal(tcp_conn_timers(f->c)->node.expires, syn_rto); /* later: not moved */
+    assert_null(check(f));
+    tcp_host_tick(f->h, syn_rto); /* nothing due: on to the keepalive */
+    assert_int_equal(tcp_conn_timers(f->c)->node.expires, syn_rto + TCP_SEC(5));
+    tcp_conn_set_deadline(f->c, TCP_TIMER_KEEPALIVE, TCP_TIME_NEVER);
+    tcp_conn_arm_timer(f->c);
+    assert_int_not_equal(f->c->timers, 0);
+    tcp_host_tick(f->h, syn_rto + TCP_SEC(5)); /* nothing left: freed */
+    assert_int_equal(f->c->timers, 0);
+    assert_int_equal(f->h->timer_pool.live, 0);
+    assert_null(check(f));
+}
+
+/* Establishes the fixture's connection and runs the SYN's lingering timer
+ * node, so that the connection holds no timers; the time it ran. */
+static tcp_time_t establish_idle(struct fixture *f)
+{
+    establish(f, 0x10000000u);
+    tcp_time_t t = tcp_conn_timers(f->c)->node.expires;
+    tcp_host_tick(f->h, t);
+    assert_int_equal(f->c->timers, 0);
+    return t;
 }
 
 /* ---- timers without memory ----
@@ -167,28 +205,28 @@ static void test_catches_timers_kept_with_none_armed(void **state)
 static void test_no_timer_memory_resets_the_sender(void **state)
 {
     struct fixture *f = *state;
-    establish(f, 0x10000000u);
+    tcp_time_t t = establish_idle(f);
     f->h->timer_pool.max_live = 0;
-    assert_int_equal(tcp_send(f->c, "hello", 5, T0 + TCP_MSEC(30)), 5); /* sent, but no RTO can run */
+    assert_int_equal(tcp_send(f->c, "hello", 5, t), 5); /* sent, but no RTO can run */
     assert_true(f->c->timer_lost);
     tcp_host_reap(f->h);
     assert_int_equal(f->c->e.state, TCP_STATE_CLOSED);
     assert_int_equal(f->stats.TCPAbortOnMemory, 1);
     char buf[8];
-    assert_int_equal(tcp_recv(f->c, buf, sizeof buf, T0 + TCP_MSEC(30)), -ENOMEM);
+    assert_int_equal(tcp_recv(f->c, buf, sizeof buf, t), -ENOMEM);
     assert_null(check(f));
 }
 
 static void test_no_timer_memory_acks_at_once(void **state)
 {
     struct fixture *f = *state;
-    establish(f, 0x10000000u);
+    tcp_time_t t = establish_idle(f);
     f->h->timer_pool.max_live = 0;
     uint64_t out = f->stats.OutSegs;
     struct wire_seg seg = peer_segment(f, WIRE_ACK | WIRE_PSH, 0x10000001u, f->c->snd_una, 65535);
     seg.payload = (const uint8_t *)"x";
     seg.payload_len = 1;
-    tcp_host_input(f->h, &seg, T0 + TCP_MSEC(40));
+    tcp_host_input(f->h, &seg, t);
     assert_int_equal(f->stats.OutSegs, out + 1); /* the ACK, not delayed */
     assert_false(f->c->ack_pending);
     assert_int_equal(f->c->timers, 0);
@@ -308,7 +346,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_catches_missing_retransmission_timer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catches_host_count_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catches_ooo_run_beyond_window, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_catches_timers_kept_with_none_armed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_catches_node_later_than_a_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timers_run_early_then_follow_or_free, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_timer_memory_resets_the_sender, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_timer_memory_acks_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catches_fin_sent_without_fin_queued, setup, teardown),

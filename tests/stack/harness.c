@@ -121,6 +121,16 @@ void harness_run_until(struct harness *h, tcp_time_t t)
     h->now = t;
 }
 
+void harness_run_until_output(struct harness *h)
+{
+    for (int wakes = 0; !harness_pending(h); wakes++) {
+        assert_true(wakes < 64);
+        tcp_time_t next = stack_next_timer(h->s);
+        assert_true(next != TCP_TIME_NEVER);
+        harness_run_until(h, next);
+    }
+}
+
 int harness_passive_open(struct harness *h, int *listener, uint32_t *iss)
 {
     int l = stack_socket(h->s);

@@ -51,6 +51,9 @@ const struct wire_seg *harness_expect(struct harness *h, const char *flags, uint
 void harness_expect_nothing(struct harness *h);
 /* Advances virtual time to t, running timers on the way. */
 void harness_run_until(struct harness *h, tcp_time_t t);
+/* Runs timer wakes until the stack outputs something (a wake may find
+ * nothing due: timers run lazily early). Fails after 64 idle wakes. */
+void harness_run_until_output(struct harness *h);
 /* Opens a connection from the peer to a listener on local: returns the
  * accepted descriptor; *iss gets the stack's ISN. Peer ISN is 1000. */
 int harness_passive_open(struct harness *h, int *listener, uint32_t *iss);

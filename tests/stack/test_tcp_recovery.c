@@ -356,7 +356,7 @@ static void test_pure_ack_after_rto_carries_highest_seq(void **state)
     harness_inject(h, WIRE_ACK, 1001, iss + 1, 65535, data, 1000, NULL); /* the peer's data: RCV.NXT 2001 */
     assert_int_equal(stack_send(h->s, sd, data, sizeof data, h->now), (ssize_t)sizeof data);
     harness_skip_all(h); /* A, B, C: the peer gets them all, its ACK is lost */
-    harness_run_until(h, stack_next_timer(h->s));
+    harness_run_until_output(h);
     const struct wire_seg *s = harness_next(h);
     assert_non_null(s);
     assert_int_equal(s->seq, iss + 1); /* A again: the sender rewound */
