@@ -260,12 +260,19 @@ struct tcp_host_ops {
     void (*wake)(void *ctx, int sd);
 };
 
+#define TCP_TS_CACHE_SLOTS 64
+struct tcp_ts_cached {
+    uint32_t laddr, raddr, offset;
+    bool valid;
+};
+
 struct tcp_host {
     const struct tcp_config *cfg;
     struct tcp_counters *stats;
     struct tcp_host_ops ops;
-    uint8_t isn_key[16], port_key[16], cookie_key[2][16]; /* isn_key: ISNs and TSval offsets */
+    uint8_t isn_key[16], port_key[16], cookie_key[2][16], ts_key[16];
     uint64_t table_key[4];
+    struct tcp_ts_cached ts_cache[TCP_TS_CACHE_SLOTS]; /* TSval offsets of recent IPv4 address pairs */
     struct hash_table table; /* every entry by 4-tuple (references) */
     struct timer_wheel timers; /* control blocks' timers */
     struct pool conn_pool, req_pool[2]; /* [v6] */
@@ -475,9 +482,9 @@ bool tcp_challenge_ack_allowed(struct tcp_host *h, tcp_time_t now);
  * now? With data, always; without, once per tcp_invalid_ratelimit per
  * entry (*last_ms: when it last did, 0: never). Counts those held back. */
 bool tcp_oow_ack_allowed(struct tcp_host *h, uint32_t *last_ms, const struct wire_seg *seg, tcp_time_t now);
-/* The ISN (RFC 6528) and tcp_ts_offset (0 without tcp_timestamps) from one hash. */
-uint32_t tcp_isn_ts(const struct tcp_host *h, const struct wire_tuple *local_view, tcp_time_t now,
-                    uint32_t *ts_offset);
+/* The ISN (RFC 6528) and the TSval offset (RFC 7323 §5.4; 0 without
+ * tcp_timestamps) of a connection. */
+uint32_t tcp_isn(const struct tcp_host *h, const struct wire_tuple *local_view, tcp_time_t now);
 uint32_t tcp_ts_offset(const struct tcp_host *h, const struct wire_tuple *local_view);
 static inline uint32_t tcp_ts_now(tcp_time_t now) { return (uint32_t)(now / 1000u); } /* 1 ms clock */
 /* Table hash of a local-view tuple (keyed SipHash-1-3, never 0); the last

@@ -76,7 +76,8 @@ int tcp_connect(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now)
 {
     struct wire_tuple t;
     tcp_entry_tuple(h, &c->e, &t);
-    c->iss = tcp_isn_ts(h, &t, now, &c->ts_offset);
+    c->iss = tcp_isn(h, &t, now);
+    c->ts_offset = tcp_ts_offset(h, &t);
     c->snd_una = c->snd_nxt = c->snd_max = c->iss;
     c->recover = c->snd_sml = c->iss; /* RFC 6582 §3.2 */
     if (tcp_entry_insert(h, &c->e) < 0)

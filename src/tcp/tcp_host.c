@@ -46,10 +46,11 @@ int tcp_host_init(struct tcp_host *h, const struct tcp_config *cfg, struct tcp_c
     h->ops = *ops;
     /* Independent keys per use, derived from the host secret (RFC 6528 §3:
      * the secret must not be derivable from what the ISNs show). */
-    static const char *const ctx[5] = {"isn-key", "port-key", "cookie-0", "cookie-1", "tablekey"};
-    uint8_t *keys[5] = {h->isn_key, h->port_key, h->cookie_key[0], h->cookie_key[1], (uint8_t *)h->table_key};
-    size_t key_len[5] = {16, 16, 16, 16, sizeof h->table_key};
-    for (int i = 0; i < 5; i++)
+    static const char *const ctx[6] = {"isn-key", "port-key", "cookie-0", "cookie-1", "tablekey", "tsoffset"};
+    uint8_t *keys[6] = {h->isn_key, h->port_key, h->cookie_key[0], h->cookie_key[1], (uint8_t *)h->table_key,
+                        h->ts_key};
+    size_t key_len[6] = {16, 16, 16, 16, sizeof h->table_key, 16};
+    for (int i = 0; i < 6; i++)
         crypto_generichash(keys[i], key_len[i], (const uint8_t *)ctx[i], strlen(ctx[i]), secret, 32);
     timer_wheel_init(&h->timers, now);
     /* Blocks of about 16-32 KiB. */
@@ -218,41 +219,59 @@ void tcp_tuple_unpack(struct wire_tuple *t, const void *src, bool v6)
 
 
 /* RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey),
- * M a 4-microsecond clock, F SipHash-2-4; and RFC 7323 §5.4's per-connection
- * TSval offset (Linux secure_tcp_ts_off). One 64-bit SipHash of the tuple
- * gives both: F is its low half, the offset its high half (halves of a PRF
- * output reveal nothing of each other), so a connection hashes its tuple
- * once for the two. */
-static uint64_t isn_ts_hash(const struct tcp_host *h, const struct wire_tuple *local_view)
+ * M a 4-microsecond clock, F SipHash-2-4. */
+uint32_t tcp_isn(const struct tcp_host *h, const struct wire_tuple *local_view, tcp_time_t now)
 {
     uint8_t b[36];
     size_t n = tuple_bytes(local_view, b);
-    return tcp_siphash24(h->isn_key, b, n);
+    return (uint32_t)tcp_siphash24(h->isn_key, b, n) + (uint32_t)(now / 4u);
 }
 
-uint32_t tcp_isn_ts(const struct tcp_host *h, const struct wire_tuple *local_view, tcp_time_t now,
-                    uint32_t *ts_offset)
+/* RFC 7323 §5.4's TSval offset, per pair of addresses as Linux has had it
+ * since 4.13 (secure_tcp_ts_off): the connections between two hosts share
+ * one clock, so a new incarnation's timestamps are newer than the last
+ * one's (RFC 6191 reuse of a TIME-WAIT tuple works across them), while
+ * each peer sees its own offset and none learns our uptime. SipHash-2-4 of
+ * the two addresses; recent IPv4 pairs are cached, so the SYN, the child
+ * and the client's connections to one server hash once. */
+static uint32_t ts_offset_hash(const struct tcp_host *h, const struct wire_tuple *t)
 {
-    uint64_t v = isn_ts_hash(h, local_view);
-    *ts_offset = h->cfg->tcp_timestamps ? (uint32_t)(v >> 32) : 0;
-    return (uint32_t)v + (uint32_t)(now / 4u);
+    size_t a = tcp_tuple_is_v4(t) ? 4 : 16;
+    uint8_t b[32];
+    memcpy(b, t->src.b + 16 - a, a);
+    memcpy(b + a, t->dst.b + 16 - a, a);
+    return (uint32_t)tcp_siphash24(h->ts_key, b, 2 * a);
 }
 
 uint32_t tcp_ts_offset(const struct tcp_host *h, const struct wire_tuple *local_view)
 {
-    return h->cfg->tcp_timestamps ? (uint32_t)(isn_ts_hash(h, local_view) >> 32) : 0;
+    if (!h->cfg->tcp_timestamps)
+        return 0;
+    if (!tcp_tuple_is_v4(local_view))
+        return ts_offset_hash(h, local_view);
+    uint32_t l, r;
+    memcpy(&l, local_view->src.b + 12, 4);
+    memcpy(&r, local_view->dst.b + 12, 4);
+    uint64_t slot = mum(((uint64_t)l << 32 | r) ^ h->table_key[2], h->table_key[3]) % TCP_TS_CACHE_SLOTS;
+    /* Logically const, like the timer wheel's cache: no tcp_host is ever
+     * defined const. */
+    struct tcp_ts_cached *e = (struct tcp_ts_cached *)&h->ts_cache[slot];
+    if (!e->valid || e->laddr != l || e->raddr != r)
+        *e = (struct tcp_ts_cached){l, r, ts_offset_hash(h, local_view), true};
+    return e->offset;
 }
 
 /* RFC 6056 §3.3.3 (Algorithm 3): offset = F(local IP, remote IP, remote port, secret). */
 uint32_t tcp_port_offset(const struct tcp_host *h, const struct wire_addr *local,
                          const struct wire_endpoint *remote)
 {
+    size_t a = wire_addr_is_v4(local) && wire_addr_is_v4(&remote->addr) ? 4 : 16;
     uint8_t b[34];
-    memcpy(b, local->b, 16);
-    memcpy(b + 16, remote->addr.b, 16);
-    b[32] = (uint8_t)(remote->port >> 8);
-    b[33] = (uint8_t)remote->port;
-    return (uint32_t)tcp_siphash24(h->port_key, b, sizeof b);
+    memcpy(b, local->b + 16 - a, a);
+    memcpy(b + a, remote->addr.b + 16 - a, a);
+    b[2 * a] = (uint8_t)(remote->port >> 8);
+    b[2 * a + 1] = (uint8_t)remote->port;
+    return (uint32_t)tcp_siphash24(h->port_key, b, 2 * a + 2);
 }
 
 /* ---- table ---- */

@@ -320,8 +320,7 @@ static void syn_input(struct tcp_host *h, struct tcp_listener *l, const struct w
     req_from_syn(h, l, seg, local, r);
     r->v6 = v6;
     tcp_tuple_pack((uint8_t *)r + offsetof(struct tcp_req, tuple), local, v6);
-    uint32_t ts_offset;
-    r->iss = tcp_isn_ts(h, local, now, &ts_offset);
+    r->iss = tcp_isn(h, local, now);
     if (h->tw_isn_valid)
         r->iss = h->tw_isn;
     if (tcp_table_insert(h, ref, local) < 0) {
@@ -332,7 +331,7 @@ static void syn_input(struct tcp_host *h, struct tcp_listener *l, const struct w
     l->syn_q_len++;
     l->syn_q_young++;
     tcp_set_state_raw(h, &r->state, local, -1, TCP_STATE_SYN_RECEIVED, now);
-    send_synack_ts(h, r, local, tcp_ts_now(now) + ts_offset, false);
+    send_synack_ts(h, r, local, tcp_ts_now(now) + tcp_ts_offset(h, local), false);
     req_arm(h, ref, r, now + synack_timeout(h, 0));
 }
 
