@@ -165,5 +165,6 @@ void bench_machine_describe(char *buf, size_t len)
     struct utsname u;
     if (uname(&u) < 0)
         strcpy(u.release, "?");
-    snprintf(buf, len, "%ld CPUs, %s, Linux %s", sysconf(_SC_NPROCESSORS_ONLN), model, u.release);
+    snprintf(buf, len, "%ld CPUs, %s, Linux %s; synack built by %s", sysconf(_SC_NPROCESSORS_ONLN), model,
+             u.release, SYNACK_BUILD);
 }

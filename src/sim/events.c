@@ -164,8 +164,10 @@ const struct sim_event *sim_log_state_nth(const struct sim_log *log, int host, i
 
 static void append(char *buf, size_t cap, size_t *len, const char *s)
 {
+    if (*len + 1 >= cap)
+        return;
     size_t n = strlen(s);
-    if (*len + n + 1 > cap)
+    if (n > cap - 1 - *len)
         n = cap - 1 - *len;
     memcpy(buf + *len, s, n);
     *len += n;
