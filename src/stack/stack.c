@@ -107,7 +107,9 @@ struct stack *stack_new(const struct stack_config *cfg, const struct stack_hooks
     for (uint32_t i = 0; i < s->nsocks; i++)
         s->socks[i].next_free = i + 1 < s->nsocks ? (int)i + 1 : -1;
     s->free_head = 0;
-    struct tcp_host_ops ops = {.ctx = s, .output = host_output, .state_change = host_state_change, .wake = host_wake};
+    /* Without a hook, tcp/ need not even unpack a tuple per state change. */
+    struct tcp_host_ops ops = {.ctx = s, .output = host_output,
+                               .state_change = hooks->state_change ? host_state_change : NULL, .wake = host_wake};
     if (tcp_host_init(&s->host, &s->cfg.tcp, &s->stats, &ops, s->cfg.secret, now) < 0) {
         stack_free(s);
         return NULL;

@@ -518,7 +518,8 @@ void tcp_set_state_raw(struct tcp_host *h, uint8_t *state, const struct wire_tup
 void tcp_set_state(struct tcp_host *h, struct tcp_entry *e, int sd, enum tcp_state to, tcp_time_t now)
 {
     struct wire_tuple t;
-    tcp_entry_tuple(h, e, &t);
+    if (h->ops.state_change) /* only the hook reads the tuple */
+        tcp_entry_tuple(h, e, &t);
     tcp_set_state_raw(h, &e->state, &t, sd, to, now);
 }
 
