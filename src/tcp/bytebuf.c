@@ -11,9 +11,64 @@ void bytebuf_init(struct bytebuf *b, uint32_t limit)
     b->limit = limit;
 }
 
-void bytebuf_free(struct bytebuf *b)
+/* The cache class of a capacity, or -1. */
+static int cache_class(uint32_t cap)
 {
-    free(b->ring);
+    if (!bytebuf_cache_enabled())
+        return -1;
+    switch (cap) {
+    case BYTEBUF_MIN_CAP: return 0;
+    case BYTEBUF_MIN_CAP * 2: return 1;
+    case BYTEBUF_MIN_CAP * 4: return 2;
+    case BYTEBUF_MIN_CAP * 8: return 3;
+    default: return -1;
+    }
+}
+
+static struct bytebuf_ring **ring_link(struct bytebuf_ring *r)
+{
+    return (struct bytebuf_ring **)(void *)r->data;
+}
+
+static struct bytebuf_ring *ring_alloc(struct bytebuf_cache *cache, uint32_t cap)
+{
+    int k = cache_class(cap);
+    if (cache && k >= 0 && cache->head[k]) {
+        struct bytebuf_ring *r = cache->head[k];
+        memcpy(&cache->head[k], ring_link(r), sizeof cache->head[k]);
+        cache->count[k]--;
+        return r;
+    }
+    return malloc(sizeof(struct bytebuf_ring) + cap);
+}
+
+static void ring_release(struct bytebuf_cache *cache, struct bytebuf_ring *r)
+{
+    int k = r ? cache_class(r->cap) : -1;
+    if (cache && k >= 0 && cache->count[k] < BYTEBUF_CACHE_DEPTH) {
+        memcpy(ring_link(r), &cache->head[k], sizeof cache->head[k]);
+        cache->head[k] = r;
+        cache->count[k]++;
+        return;
+    }
+    free(r);
+}
+
+void bytebuf_cache_destroy(struct bytebuf_cache *cache)
+{
+    for (int k = 0; k < BYTEBUF_CACHE_CLASSES; k++) {
+        while (cache->head[k]) {
+            struct bytebuf_ring *r = cache->head[k];
+            memcpy(&cache->head[k], ring_link(r), sizeof cache->head[k]);
+            free(r);
+        }
+        cache->count[k] = 0;
+    }
+}
+
+void bytebuf_free(struct bytebuf *b, struct bytebuf_cache *cache)
+{
+    ring_release(cache, b->ring);
     b->ring = NULL;
 }
 
@@ -25,7 +80,7 @@ static void ring_copy_out(const struct bytebuf_ring *r, uint32_t off, void *dst,
     memcpy((uint8_t *)dst + first, r->data, len - first);
 }
 
-static int bytebuf_grow(struct bytebuf *b, uint32_t need)
+static int bytebuf_grow(struct bytebuf *b, struct bytebuf_cache *cache, uint32_t need)
 {
     /* Small first: a request or a response fits a malloc size class that
      * the allocator's per-thread cache serves. */
@@ -35,7 +90,7 @@ static int bytebuf_grow(struct bytebuf *b, uint32_t need)
         cap *= 2;
     if (old && cap == old->cap)
         return 0;
-    struct bytebuf_ring *r = malloc(sizeof *r + cap);
+    struct bytebuf_ring *r = ring_alloc(cache, cap);
     if (!r)
         return -1;
     r->cap = cap;
@@ -44,18 +99,18 @@ static int bytebuf_grow(struct bytebuf *b, uint32_t need)
     if (old) {
         ring_copy_out(old, 0, r->data, old->len);
         r->len = old->len;
-        free(old);
+        ring_release(cache, old);
     }
     b->ring = r;
     return 0;
 }
 
-uint32_t bytebuf_append(struct bytebuf *b, const void *src, uint32_t len)
+uint32_t bytebuf_append(struct bytebuf *b, struct bytebuf_cache *cache, const void *src, uint32_t len)
 {
     uint32_t space = bytebuf_space(b), have = bytebuf_len(b);
     if (len > space)
         len = space;
-    if (!len || (have + len > bytebuf_cap(b) && bytebuf_grow(b, have + len) < 0))
+    if (!len || (have + len > bytebuf_cap(b) && bytebuf_grow(b, cache, have + len) < 0))
         return 0;
     struct bytebuf_ring *r = b->ring;
     uint32_t tail = (r->head + r->len) & (r->cap - 1);
@@ -84,11 +139,11 @@ const uint8_t *bytebuf_view(const struct bytebuf *b, uint32_t off, uint32_t len,
     return scratch;
 }
 
-void bytebuf_consume(struct bytebuf *b, uint32_t len)
+void bytebuf_consume(struct bytebuf *b, struct bytebuf_cache *cache, uint32_t len)
 {
     struct bytebuf_ring *r = b->ring;
     if (!r || len >= r->len) {
-        bytebuf_free(b);
+        bytebuf_free(b, cache);
         return;
     }
     r->head = (r->head + len) & (r->cap - 1);

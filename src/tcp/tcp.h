@@ -280,6 +280,7 @@ struct tcp_host {
     struct pool timer_pool;             /* struct tcp_timers of control blocks with a timer armed */
     bool timers_lost;                   /* some control block has timer_lost set */
     struct ring tw_ring[2];             /* [v6]: TIME-WAIT entries, expiry order */
+    struct bytebuf_cache bufcache;      /* small send and receive rings, for reuse */
     uint32_t req_head[TCP_REQ_LEVELS], req_tail[TCP_REQ_LEVELS]; /* SYN-ACK timer FIFOs */
     uint32_t req_levels; /* bit L: FIFO L is not empty */
     struct tcp_listener **listener_tab;

@@ -41,8 +41,8 @@ void tcp_conn_free(struct tcp_conn *c)
     tcp_entry_remove(c->host, &c->e);
     tcp_ooo_free(c);
     tcp_sack_free(c);
-    bytebuf_free(&c->snd);
-    bytebuf_free(&c->rcv);
+    bytebuf_free(&c->snd, &c->host->bufcache);
+    bytebuf_free(&c->rcv, &c->host->bufcache);
     tcp_conn_clear_deadlines(c);
     tcp_conn_release(c);
 }
@@ -60,7 +60,7 @@ void tcp_conn_done(struct tcp_conn *c, int err, tcp_time_t now)
     tcp_entry_remove(h, &c->e);
     tcp_conn_clear_deadlines(c);
     tcp_set_state(h, &c->e, c->sd, TCP_STATE_CLOSED, now);
-    bytebuf_free(&c->snd);
+    bytebuf_free(&c->snd, &c->host->bufcache);
     tcp_ooo_free(c);
     tcp_sack_free(c);
     if (c->orphan) {
@@ -125,7 +125,7 @@ ssize_t tcp_send(struct tcp_conn *c, const void *buf, size_t len, tcp_time_t now
         return -EPIPE;
     if (len > UINT32_MAX)
         len = UINT32_MAX;
-    uint32_t n = bytebuf_append(&c->snd, buf, (uint32_t)len);
+    uint32_t n = bytebuf_append(&c->snd, &c->host->bufcache, buf, (uint32_t)len);
     if (n == 0 && len > 0)
         return -EAGAIN;
     tcp_output(c, now);
@@ -141,7 +141,7 @@ ssize_t tcp_recv(struct tcp_conn *c, void *buf, size_t len, tcp_time_t now)
         uint32_t n = len < have ? (uint32_t)len : have;
         uint32_t before = seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
         bytebuf_copy_out(&c->rcv, 0, buf, n);
-        bytebuf_consume(&c->rcv, n);
+        bytebuf_consume(&c->rcv, &c->host->bufcache, n);
         uint32_t after = bytebuf_space(&c->rcv);
         bool open = c->e.state == TCP_STATE_ESTABLISHED || c->e.state == TCP_STATE_FIN_WAIT_1 ||
                     c->e.state == TCP_STATE_FIN_WAIT_2;
@@ -250,7 +250,7 @@ void tcp_close(struct tcp_conn *c, tcp_time_t now)
 void tcp_abort(struct tcp_conn *c, tcp_time_t now)
 {
     struct tcp_host *h = c->host;
-    bytebuf_free(&c->rcv);
+    bytebuf_free(&c->rcv, &c->host->bufcache);
     if (tcp_conn_synchronized(c)) /* RFC 9293 §3.10.5, SYN-RECEIVED included */
         tcp_send_rst_for(c, now);
     if (c->e.state != TCP_STATE_CLOSED)

@@ -107,6 +107,7 @@ void tcp_host_destroy(struct tcp_host *h)
     }
     free(h->port_refs);
     h->port_refs = NULL;
+    bytebuf_cache_destroy(&h->bufcache);
 }
 
 /* ---- keyed hashes ---- */

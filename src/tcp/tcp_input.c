@@ -322,7 +322,7 @@ static bool ack_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t
             data_acked--; /* FIN occupies a sequence number */
         if (data_acked > bytebuf_len(&c->snd))
             data_acked = bytebuf_len(&c->snd);
-        bytebuf_consume(&c->snd, data_acked);
+        bytebuf_consume(&c->snd, &c->host->bufcache, data_acked);
         c->snd_una = seg->ack;
         tcp_sack_trim(c);
         if (seq_lt(c->snd_nxt, c->snd_una))
@@ -446,7 +446,7 @@ static bool data_input(struct tcp_conn *c, const struct wire_seg *seg, bool *fin
         if (c->shut_rd) {
             n = len; /* read side shut: accept and discard */
         } else {
-            n = bytebuf_append(&c->rcv, p, len);
+            n = bytebuf_append(&c->rcv, &c->host->bufcache, p, len);
             if (n == 0)
                 h->stats->TCPZeroWindowDrop++;
             else if (n < len)

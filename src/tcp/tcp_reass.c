@@ -107,7 +107,7 @@ bool tcp_ooo_drain(struct tcp_conn *c)
         uint32_t skip = c->rcv_nxt - r->seq;
         if (skip < r->len) {
             uint32_t want = r->len - skip;
-            uint32_t n = c->shut_rd ? want : bytebuf_append(&c->rcv, r->data + skip, want);
+            uint32_t n = c->shut_rd ? want : bytebuf_append(&c->rcv, &c->host->bufcache, r->data + skip, want);
             c->rcv_nxt += n;
             if (n < want) { /* no room yet: keep the rest */
                 memmove(r->data, r->data + skip + n, want - n);

@@ -117,7 +117,7 @@ void tcp_time_wait(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now)
     tcp_conn_clear_deadlines(c);
     int sd = c->sd;
     c->e.state = TCP_STATE_CLOSED;
-    bytebuf_free(&c->snd);
+    bytebuf_free(&c->snd, &h->bufcache);
     tcp_set_state_raw(h, &tw->state, &t, sd, TCP_STATE_TIME_WAIT, now);
     if (c->orphan) {
         c->accept_next = h->graveyard;

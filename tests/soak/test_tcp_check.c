@@ -285,7 +285,7 @@ static void test_catches_receive_buffer_over_limit(void **state)
 {
     struct fixture *f = *state;
     establish(f, 0x10000000u);
-    assert_int_equal(bytebuf_append(&f->c->rcv, "0123456789", 10), 10);
+    assert_int_equal(bytebuf_append(&f->c->rcv, NULL, "0123456789", 10), 10);
     assert_null(check(f));
     f->c->rcv.limit = 5;
     assert_caught(f, "receive buffer holds 10 bytes");
