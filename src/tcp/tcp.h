@@ -460,8 +460,9 @@ static inline tcp_time_t tcp_conn_deadline(const struct tcp_conn *c, enum tcp_ti
  * is reset at the end of the call (TCPAbortOnMemory). */
 static inline bool tcp_conn_set_deadline(struct tcp_conn *c, enum tcp_timer_kind k, tcp_time_t at);
 bool tcp_conn_timers_new(struct tcp_conn *c, enum tcp_timer_kind k, tcp_time_t at); /* its slow path */
-void tcp_conn_arm_timer(struct tcp_conn *c);
-tcp_time_t tcp_timers_earliest(const struct tcp_timers *t); /* TCP_TIME_NEVER: none */
+static inline void tcp_conn_arm_timer(struct tcp_conn *c);
+void tcp_conn_arm_timer_slow(struct tcp_conn *c); /* the node moves, or the timers go */
+static inline tcp_time_t tcp_timers_earliest(const struct tcp_timers *t); /* TCP_TIME_NEVER: none */
 /* Every deadline off, the timers freed. */
 void tcp_conn_clear_deadlines(struct tcp_conn *c);
 void tcp_output(struct tcp_conn *c, tcp_time_t now);
@@ -532,6 +533,21 @@ static inline bool tcp_conn_set_deadline(struct tcp_conn *c, enum tcp_timer_kind
         return true;
     }
     return at == TCP_TIME_NEVER || tcp_conn_timers_new(c, k, at);
+}
+static inline tcp_time_t tcp_timers_earliest(const struct tcp_timers *t)
+{
+    tcp_time_t at = t->at[0];
+    for (int j = 1; j < TCP_TIMER_KINDS; j++)
+        if (t->at[j] < at)
+            at = t->at[j];
+    return at;
+}
+/* Most calls find the node armed no later than every deadline: nothing to do. */
+static inline void tcp_conn_arm_timer(struct tcp_conn *c)
+{
+    const struct tcp_timers *t = tcp_conn_timers(c);
+    if (t && !(timer_armed(&t->node) && tcp_timers_earliest(t) >= t->node.expires))
+        tcp_conn_arm_timer_slow(c);
 }
 /* Files a reference (kind counted) or takes it out. 0, or -ENOMEM. */
 int tcp_table_insert(struct tcp_host *h, uint32_t ref, const struct wire_tuple *t);

@@ -34,15 +34,6 @@ void tcp_conn_clear_deadlines(struct tcp_conn *c)
     c->timers = 0;
 }
 
-tcp_time_t tcp_timers_earliest(const struct tcp_timers *t)
-{
-    tcp_time_t at = t->at[0];
-    for (int j = 1; j < TCP_TIMER_KINDS; j++)
-        if (t->at[j] < at)
-            at = t->at[j];
-    return at;
-}
-
 /* Lazy, as Linux's sk_reset_timer users are (inet_csk_clear_xmit_timer
  * leaves the timer running): the node moves only to run earlier. When the
  * deadlines move later or go off, it stays where it is; tcp_conn_timer then
@@ -50,7 +41,7 @@ tcp_time_t tcp_timers_earliest(const struct tcp_timers *t)
  * timers. A connection whose deadlines come and go (RTO, delayed ACK) so
  * keeps one record and one node instead of a pool round trip and a wheel
  * unlink and relink for each. */
-void tcp_conn_arm_timer(struct tcp_conn *c)
+void tcp_conn_arm_timer_slow(struct tcp_conn *c)
 {
     struct tcp_timers *t = tcp_conn_timers(c);
     if (!t)
