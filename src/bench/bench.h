@@ -20,6 +20,7 @@ struct bench_opts {
     FILE *progress;      /* progress lines (stderr), or NULL */
     uint64_t lifecycles; /* lifecycle: count per implementation; 0 = by mode */
     uint32_t tw_held;    /* lifecycle: steady TIME-WAIT population; 0 = 1000 */
+    uint64_t entries;    /* memory: entries of each kind; 0 = by mode */
     bool pin;            /* pin to one CPU (default true) */
 };
 /* Defaults: quick off, every peer, progress on stderr, pinned. */

@@ -282,7 +282,7 @@ static void run_linux(const struct bench_opts *o, struct bench_results *r)
 
 int bench_memory(const struct bench_opts *o, struct bench_results *r)
 {
-    uint64_t n = o->quick ? 20000 : 100000;
+    uint64_t n = o->entries ? o->entries : o->quick ? 20000 : 100000;
     static const char *const rows[] = {
         "half_open_B", "established_B", "descriptor_slot_B", "buffers_in_use_B", "time_wait_B",
         "sizeof_half_open_B", "sizeof_half_open_v6_B", "sizeof_established_B", "sizeof_established_v6_B",

@@ -15,7 +15,7 @@ static void bench_usage(FILE *out)
 {
     fprintf(out,
             "usage: synack bench [NAME...] [--quick] [--json] [--plot FILE.svg] [--no-lwip] [--no-linux]\n"
-            "                    [--lifecycles N] [--tw-held N] [--no-pin]\n\n"
+            "                    [--lifecycles N] [--tw-held N] [--entries N] [--no-pin]\n\n"
             "Measures synack's core beside lwIP (raw API, in memory) and the Linux kernel\n"
             "(blocking sockets over 127.0.0.1), on one CPU, and prints a table with ratios.\n\n"
             "benchmarks (default: all):\n"
@@ -37,6 +37,8 @@ static void bench_usage(FILE *out)
             "      --no-synack, --no-lwip, --no-linux   leave a peer out\n"
             "  -n, --lifecycles N   lifecycles per implementation in bench lifecycle\n"
             "      --tw-held N      TIME-WAIT entries held in steady state (default 1000)\n"
+            "      --entries N      entries of each kind in bench memory (default 100000,\n"
+            "                       20000 with --quick; lwIP at most 10000)\n"
             "      --no-pin         do not pin to one CPU\n"
             "  -h, --help           this help\n\n"
             "Progress goes to stderr. See bench/README.md for what each figure means.\n");
@@ -55,7 +57,7 @@ static bool parse_count(const char *s, uint64_t *out)
     return true;
 }
 
-enum { OPT_NO_SYNACK = 256, OPT_NO_LWIP, OPT_NO_LINUX, OPT_TW_HELD, OPT_NO_PIN };
+enum { OPT_NO_SYNACK = 256, OPT_NO_LWIP, OPT_NO_LINUX, OPT_TW_HELD, OPT_ENTRIES, OPT_NO_PIN };
 
 int cmd_bench(int argc, char **argv)
 {
@@ -71,6 +73,7 @@ int cmd_bench(int argc, char **argv)
         {"no-lwip", no_argument, NULL, OPT_NO_LWIP},
         {"no-linux", no_argument, NULL, OPT_NO_LINUX},
         {"tw-held", required_argument, NULL, OPT_TW_HELD},
+        {"entries", required_argument, NULL, OPT_ENTRIES},
         {"no-pin", no_argument, NULL, OPT_NO_PIN},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -102,6 +105,11 @@ int cmd_bench(int argc, char **argv)
             if (!parse_count(optarg, &v) || v > 1000000)
                 return cli_usage_error("bench", "--tw-held wants a count from 1 to 1000000, not '%s'", optarg);
             o.tw_held = (uint32_t)v;
+            break;
+        case OPT_ENTRIES:
+            if (!parse_count(optarg, &v) || v > 10000000)
+                return cli_usage_error("bench", "--entries wants a count from 1 to 10000000, not '%s'", optarg);
+            o.entries = v;
             break;
         case OPT_NO_SYNACK:
             o.peer[BENCH_SYNACK] = false;

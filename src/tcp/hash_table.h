@@ -1,5 +1,5 @@
-/* Hash table of 32-bit references in cache-line buckets, with incremental
- * doubling.
+/* Hash table of 32-bit references in cache-line buckets, growing by a
+ * quarter at a time, incrementally.
  *
  * The connection tables (established, half-open, TIME-WAIT) look up a
  * 4-tuple for every segment and must stay fast and small at 1,000,000
@@ -8,37 +8,48 @@
  * non-zero references below 2^HASH_TABLE_REF_BITS (pool indices, see
  * pool.h), keeps one 32-bit link inside each entry and tells the table
  * where it is (next_of); it computes a well-mixed 32-bit hash of the key
- * itself (keyed SipHash over the 4-tuple, so that remote peers cannot aim
+ * itself (a keyed hash over the 4-tuple, so that remote peers cannot aim
  * at one bucket) and compares keys itself.
  *
  * A bucket is one 64-byte line of HASH_TABLE_LINE_SLOTS slots: each holds
- * a reference and 13 bits of its hash (a tag: a byte kept apart, 0 for an
- * empty slot, and 5 bits in the slot's spare top bits). A lookup compares
+ * a reference and 12 bits of its hash (a tag: a byte kept apart, 0 for an
+ * empty slot, and 4 bits in the slot's spare top bits). A lookup compares
  * the line's tag bytes at once and touches only entries whose tag matches,
  * so looking up an absent key (every SYN) and removing an entry read one
  * line, not the entries. Entries beyond a full line go to an overflow chain
  * threaded through the entries' links (a link holds a reference, 4 bits of
  * tag and "has a successor", so the last entry is not read); removing from
  * a slot pulls the chain's head into it, so a line with free slots has no
- * chain. At HASH_TABLE_MAX_LOAD entries a line on average (the most before
- * doubling), about 1 line in 16 overflows; an entry costs 8 to 16 bytes of
- * lines (up to 24 while doubling) and the 4-byte link it carries.
+ * chain. A line with a chain keeps a 12-bit filter of the chain's entries,
+ * one bit at the top of each slot (all full then): an absent key whose bit
+ * is clear does not walk the chain. At HASH_TABLE_MAX_LOAD, about 1 line
+ * in 7.5 has a chain, and an absent key reads 0.06 entries on average
+ * (0.19 without the filter).
  *
- * The line count is a power of two and the line of a hash is the top bits
- * of hash * HASH_TABLE_MIX (Fibonacci hashing, Knuth TAOCP 6.4), so every
- * bit of the hash counts; tags come from the low bits of the hash, which
- * are independent of the line up to 2^18 lines. Hashes are not stored:
- * when the table doubles, hash_of recomputes them. Doubling is
- * incremental, as in Redis's dict.c: the old and the new line arrays live
- * side by side and every insert moves HASH_TABLE_REHASH_STEP old lines to
- * the new array, so no single insert ever costs O(n). Meanwhile a hash's
- * line is in the old array if its old line has not been moved yet, in the
- * new one otherwise, so a lookup still reads exactly one line. Removals
- * never move entries between lines, which is what makes removal during a
- * walk safe (see hash_table_walk). The table does not shrink.
+ * The line of a hash is fastrange(hash * HASH_TABLE_MIX, lines), the top
+ * 32 bits of the 64-bit product with the line count (Lemire 2019), so any
+ * line count works and every bit of the hash counts (the multiplication is
+ * Fibonacci hashing, Knuth TAOCP 6.4); tags come from the low bits of the
+ * hash, which are independent of the line up to 2^18 lines. The table
+ * keeps HASH_TABLE_MAX_LOAD entries a line: 7.1 bytes of lines an entry,
+ * on top of the 4-byte link the entry carries. Beyond that load it grows
+ * by a quarter, incrementally as in Redis's dict.c but paced by the count:
+ * inserts move old lines to the new array (about one every two inserts)
+ * so that the growth ends when the table is at that load again, and no
+ * single insert costs O(n). fastrange is monotonic in the hash, so old
+ * line i goes to a run of consecutive new lines, and a hash's line is in
+ * the new array if its old line has been moved, in the old one otherwise:
+ * a lookup still reads exactly one line. Lines live in segments found
+ * through a directory per array, so that the old array gives back its
+ * segments as they are moved while the new one gets its own as they are
+ * filled: the table holds about count / HASH_TABLE_MAX_LOAD lines at every
+ * size, never two whole arrays. Hashes are not stored: moving a line
+ * recomputes them with hash_of. Removals never move entries between lines,
+ * which is what makes removal during a walk safe (see hash_table_walk).
+ * The table does not shrink.
  *
- * Sans-I/O, no global state; allocates only line arrays (calloc/free).
- * Not thread-safe. */
+ * Sans-I/O, no global state; allocates only segments and directories
+ * (aligned_alloc/calloc/free). Not thread-safe. */
 #ifndef SYNACK_TCP_HASH_TABLE_H
 #define SYNACK_TCP_HASH_TABLE_H
 
@@ -46,21 +57,36 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define HASH_TABLE_LINE_SLOTS 12
-#define HASH_TABLE_REHASH_STEP 1 /* old lines moved per insert while doubling */
-#define HASH_TABLE_MIN_LINES 2 /* shift < 32 */
-/* Entries per line (of 12 slots) before doubling: 8 keeps a table of 1M
- * entries at 2^17 lines (8 MiB, 8.4 bytes an entry) with 1 line in 21
- * overflowing; 6 would double it to 16 MiB. */
-#define HASH_TABLE_MAX_LOAD 8
+#define HASH_TABLE_MIN_LINES 1
+/* Entries per line (of 12 slots) the table grows to keep: 9 is 7.1 bytes
+ * an entry with 1 line in 7.5 overflowing (8: 8 bytes; 10: 6.4 bytes, 1
+ * line in 4.5). */
+#define HASH_TABLE_MAX_LOAD 9
+/* Growth: lines + lines / HASH_TABLE_GROWTH_DIV (rounded up). Each growth
+ * moves every entry once, so a smaller step costs more moves an insert
+ * (here 4) and a larger one spreads lines' loads further apart. */
+#define HASH_TABLE_GROWTH_DIV 4
+/* Segments: a power of two of lines, at least 2^HASH_TABLE_SEGMENT_MIN_SHIFT
+ * (8 KiB), and as few as 2^HASH_TABLE_DIR_BITS of them (a directory of 1
+ * KiB that stays in the cache), so that the segments half moved while
+ * growing hold at most 1/64 of the table. */
+#define HASH_TABLE_SEGMENT_MIN_SHIFT 7
+#define HASH_TABLE_DIR_BITS 7
 #define HASH_TABLE_MIX UINT32_C(0x9e3779b9) /* 2^32 / golden ratio, odd */
 #define HASH_TABLE_REF_BITS 27
 #define HASH_TABLE_REF_MASK ((UINT32_C(1) << HASH_TABLE_REF_BITS) - 1)
 #define HASH_TABLE_LINK_TAG_BITS 4
+#define HASH_TABLE_TAG_HIGH_BITS 4
+#define HASH_TABLE_FILTER_BIT (UINT32_C(1) << 31) /* a slot's bit of the chain filter */
+_Static_assert(HASH_TABLE_REF_BITS + HASH_TABLE_TAG_HIGH_BITS == 31, "a slot: reference, tag, filter bit");
 
 /* A slot's tag: byte 1..255 from hash bits 1-8 (bit 0 is often forced),
- * and 5 more bits (9-13) kept above the reference. */
+ * and 4 more bits (9-12) kept above the reference. */
 static inline uint32_t hash_table_tag_byte(uint32_t hash)
 {
     uint32_t b = (hash >> 1) & 0xff;
@@ -68,7 +94,18 @@ static inline uint32_t hash_table_tag_byte(uint32_t hash)
 }
 static inline uint32_t hash_table_tag_high(uint32_t hash)
 {
-    return (hash >> 9) & 0x1f;
+    return (hash >> 9) & ((1u << HASH_TABLE_TAG_HIGH_BITS) - 1);
+}
+static inline uint32_t hash_table_slot_tag_high(uint32_t slot)
+{
+    return (slot >> HASH_TABLE_REF_BITS) & ((1u << HASH_TABLE_TAG_HIGH_BITS) - 1);
+}
+
+/* The slot whose top bit is the chain filter's bit for `hash` (from hash
+ * bits 13-20, scaled to 0..11). */
+static inline unsigned hash_table_filter_slot(uint32_t hash)
+{
+    return (unsigned)((((hash >> 13) & 0xff) * HASH_TABLE_LINE_SLOTS) >> 8);
 }
 
 /* An overflow link: reference << 5 | tag << 1 | "the entry has a successor". */
@@ -85,31 +122,42 @@ static inline uint32_t hash_table_link_tag(uint32_t hash)
 typedef uint32_t *(*hash_table_next_fn)(void *ctx, uint32_t ref);
 typedef uint32_t (*hash_table_hash_fn)(void *ctx, uint32_t ref);
 
-/* One bucket: slot i is empty when tag[i] is 0, otherwise it holds
- * slot[i] = reference | hash_table_tag_high << HASH_TABLE_REF_BITS. */
+/* One bucket: slot i is empty (and 0) when tag[i] is 0, otherwise it holds
+ * slot[i] = reference | hash_table_tag_high << HASH_TABLE_REF_BITS, and,
+ * while the line has a chain, the filter bit: set if an entry of the chain
+ * (or one that was in it since it last emptied) has hash_table_filter_slot
+ * i. */
 struct hash_table_line {
-    uint8_t tag[HASH_TABLE_LINE_SLOTS];
+    _Alignas(64) uint8_t tag[HASH_TABLE_LINE_SLOTS];
     uint32_t overflow; /* link to the first entry beyond the slots; 0: none */
     uint32_t slot[HASH_TABLE_LINE_SLOTS];
 };
-_Static_assert(sizeof(struct hash_table_line) == 64, "a line is a cache line");
+_Static_assert(sizeof(struct hash_table_line) == 64 && _Alignof(struct hash_table_line) == 64,
+               "a line is a cache line");
 
-/* Internals are public only so the table can be embedded by value. */
+/* Internals are public only so the table can be embedded by value. Line i
+ * of array a is dirs[a][i >> seg_shift[a]][i & seg_mask[a]]; every
+ * segment holds 2^seg_shift[a] lines but the last, which holds the rest. */
 struct hash_table {
-    struct hash_table_line *lines; /* the table; the old one while rehashing */
-    struct hash_table_line *new_lines; /* the doubled table, NULL unless rehashing */
-    void *lines_mem, *new_lines_mem;   /* their allocations (lines are 64-byte aligned) */
-    size_t mask;                       /* line count - 1 */
-    unsigned shift;                    /* 32 - log2(line count) */
-    size_t rehash_index;               /* lines[0 .. rehash_index) are moved and empty */
+    /* [0] the table, the old one while growing; [1] the grown one, the
+     * same as [0] unless growing (so hash_table_line_of can read both). */
+    struct hash_table_line **dirs[2];
+    size_t seg_mask[2]; /* lines in a segment - 1 */
+    unsigned seg_shift[2];
+    size_t lines, new_lines;          /* their line counts */
+    size_t rehash_index;  /* old lines [0, rehash_index) are moved (their segments freed); 0 unless growing */
+    size_t new_segments;  /* array 1's segments allocated so far, in order */
+    size_t grow_from, grow_to; /* the count when the growth started, and when it is to end */
+    size_t check_at; /* the count from which an insert grows the table or moves lines */
     size_t count;
+    size_t bytes; /* segments and directories */
     hash_table_next_fn next_of;
     hash_table_hash_fn hash_of;
     void *ctx;
 };
 
 /* Makes an empty table with room for at least `initial_entries` before it
- * doubles. 0 or -ENOMEM; on failure the table holds nothing and
+ * grows. 0 or -ENOMEM; on failure the table holds nothing and
  * hash_table_free is still safe. */
 int hash_table_init(struct hash_table *t, size_t initial_entries, hash_table_next_fn next_of,
                     hash_table_hash_fn hash_of, void *ctx);
@@ -121,27 +169,52 @@ void hash_table_free(struct hash_table *t);
  * table) under `hash`. Grows the table when the load would exceed
  * HASH_TABLE_MAX_LOAD. Returns 0, or -ENOMEM only if the table could not
  * grow while already at 8 times that load: the entry is then not inserted.
- * Below that, a failed growth just makes longer overflow chains. */
+ * Below that, a failed growth just makes longer overflow chains (and is
+ * tried again on the next insert). */
 int hash_table_insert(struct hash_table *t, uint32_t ref, uint32_t hash);
 
 /* Takes out `ref`, filed under `hash`; false if it is not there. Reads one
  * line unless `ref` is in an overflow chain. */
 bool hash_table_remove(struct hash_table *t, uint32_t ref, uint32_t hash);
 
-/* The line that holds (or will hold) `hash`. */
+/* The address of line i of array a (as an integer: the segment of a
+ * moved line is gone, NULL). */
+static inline uintptr_t hash_table_line_addr(const struct hash_table *t, unsigned a, size_t i)
+{
+    return (uintptr_t)t->dirs[a][i >> t->seg_shift[a]] + (i & t->seg_mask[a]) * sizeof(struct hash_table_line);
+}
+
+/* Line i of array a, which must be there. */
+static inline struct hash_table_line *hash_table_line_at(const struct hash_table *t, unsigned a, size_t i)
+{
+    return (struct hash_table_line *)hash_table_line_addr(t, a, i);
+}
+
+/* fastrange: the line of a mixed hash among `lines`. Monotonic in `mixed`. */
+static inline size_t hash_table_fastrange(uint32_t mixed, size_t lines)
+{
+    return (size_t)(((uint64_t)mixed * lines) >> 32);
+}
+
+/* The line that holds (or will hold) `hash`: in the grown array if its
+ * old line is moved. Array 1 is array 0 when not growing, so both
+ * addresses can always be computed (as integers: a moved line's segment is
+ * gone), and the compiler may pick one without a branch. */
 static inline struct hash_table_line *hash_table_line_of(const struct hash_table *t, uint32_t hash)
 {
     uint32_t mixed = hash * HASH_TABLE_MIX;
-    size_t i = mixed >> t->shift;
-    if (t->new_lines != NULL && i < t->rehash_index)
-        return &t->new_lines[mixed >> (t->shift - 1)];
-    return &t->lines[i];
+    size_t i = hash_table_fastrange(mixed, t->lines), j = hash_table_fastrange(mixed, t->new_lines);
+    uintptr_t old = hash_table_line_addr(t, 0, i), grown = hash_table_line_addr(t, 1, j);
+    /* Without a branch: mid-growth, which array a hash lands in is random,
+     * and the table grows most of the time. */
+    uintptr_t moved = (uintptr_t)0 - (uintptr_t)(i < t->rehash_index);
+    return (struct hash_table_line *)((grown & moved) | (old & ~moved));
 }
 
-/* Bit i set for each slot i whose tag byte is `byte` (SWAR: an exact
- * zero-byte test on tag ^ byte, then the bytes' high bits gathered by a
- * multiplication). */
-static inline uint32_t hash_table_line_match(const struct hash_table_line *line, uint32_t byte)
+/* Bit i set for each slot i whose tag byte is `byte`, portably (SWAR: an
+ * exact zero-byte test on tag ^ byte, then the bytes' high bits gathered
+ * by a multiplication). */
+static inline uint32_t hash_table_line_match_swar(const struct hash_table_line *line, uint32_t byte)
 {
     const uint64_t ones = UINT64_C(0x0101010101010101), low7 = UINT64_C(0x7f7f7f7f7f7f7f7f);
     const uint64_t gather = UINT64_C(0x0102040810204080); /* byte k's bit 0 to bit 56 + k */
@@ -157,6 +230,19 @@ static inline uint32_t hash_table_line_match(const struct hash_table_line *line,
     return (uint32_t)((lo * gather) >> 56) | (uint32_t)(((hi * gather) >> 56) & 0x0f) << 8;
 }
 
+/* The same with SSE2 where there is (x86-64 always has it): one compare
+ * of the line's first 16 bytes, the 4 after the tags masked off. */
+static inline uint32_t hash_table_line_match(const struct hash_table_line *line, uint32_t byte)
+{
+#if defined(__SSE2__)
+    __m128i bytes = _mm_load_si128((const __m128i *)(const void *)line);
+    __m128i eq = _mm_cmpeq_epi8(bytes, _mm_set1_epi8((char)byte));
+    return (uint32_t)_mm_movemask_epi8(eq) & ((1u << HASH_TABLE_LINE_SLOTS) - 1);
+#else
+    return hash_table_line_match_swar(line, byte);
+#endif
+}
+
 /* A lookup in progress: the line's candidate slots, then its overflow chain. */
 struct hash_table_cursor {
     const struct hash_table_line *line;
@@ -167,7 +253,7 @@ struct hash_table_cursor {
 /* Starts a lookup of `hash`; false if nothing can match (reads one line). */
 static inline bool hash_table_seek(const struct hash_table *t, uint32_t hash, struct hash_table_cursor *c)
 {
-    if (t->lines == NULL) {
+    if (t->dirs[0] == NULL) {
         c->line = NULL;
         c->match = c->link = 0;
         return false;
@@ -176,6 +262,8 @@ static inline bool hash_table_seek(const struct hash_table *t, uint32_t hash, st
     c->line = line;
     c->match = hash_table_line_match(line, hash_table_tag_byte(hash));
     c->link = line->overflow;
+    if (c->link != 0 && !(line->slot[hash_table_filter_slot(hash)] & HASH_TABLE_FILTER_BIT))
+        c->link = 0;
     return (c->match | c->link) != 0;
 }
 
@@ -194,7 +282,7 @@ static inline uint32_t hash_table_scan_with(const struct hash_table *t, struct h
         unsigned i = (unsigned)__builtin_ctz(c->match);
         c->match &= c->match - 1;
         uint32_t s = c->line->slot[i];
-        if (s >> HASH_TABLE_REF_BITS == hash_table_tag_high(hash))
+        if (hash_table_slot_tag_high(s) == hash_table_tag_high(hash))
             return s & HASH_TABLE_REF_MASK;
     }
     uint32_t link = c->link, tag = hash_table_link_tag(hash);
@@ -220,7 +308,7 @@ static inline uint32_t hash_table_scan(const struct hash_table *t, struct hash_t
  * the whole call of an inline function that does nothing but prefetch. */
 __attribute__((always_inline)) static inline void hash_table_prefetch(const struct hash_table *t, uint32_t hash)
 {
-    if (t->lines != NULL)
+    if (t->dirs[0] != NULL)
         __builtin_prefetch(hash_table_line_of(t, hash));
 }
 
@@ -229,19 +317,16 @@ static inline size_t hash_table_count(const struct hash_table *t)
     return t->count;
 }
 
-/* True while a doubling is in progress (for tests and `ss` statistics). */
+/* True while a growth is in progress (for tests and `ss` statistics). */
 static inline bool hash_table_rehashing(const struct hash_table *t)
 {
-    return t->new_lines != NULL;
+    return t->dirs[1] != t->dirs[0];
 }
 
-/* Bytes of line arrays held, alignment slack included (for bench memory). */
+/* Bytes of segments and directories held (for bench memory and `ss`). */
 static inline size_t hash_table_bytes(const struct hash_table *t)
 {
-    size_t n = t->lines ? t->mask + 2 : 0;
-    if (t->new_lines)
-        n += 2 * (t->mask + 1) + 1;
-    return n * sizeof(struct hash_table_line);
+    return t->bytes;
 }
 
 /* Calls fn(ctx, ref) for every entry, in no particular order, until fn
@@ -249,7 +334,7 @@ static inline size_t hash_table_bytes(const struct hash_table *t)
  * only that one; removing any other entry, or inserting, during the walk
  * may make the walk skip entries, visit one twice, or touch freed memory.
  * Each entry present for the whole walk is visited exactly once, also in
- * the middle of a doubling. */
+ * the middle of a growth. */
 void hash_table_walk(const struct hash_table *t, int (*fn)(void *ctx, uint32_t ref), void *ctx);
 
 #endif

@@ -1,5 +1,5 @@
 /* Hash table in cache-line buckets: 1M entries, full lines and overflow
- * chains, tag collisions, incremental doubling, walks. */
+ * chains, tag collisions, incremental growth, walks. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -94,7 +94,7 @@ static int times_found(const struct hash_table *t, const struct entry *e, uint32
             assert_true(hash_table_tag_byte(a) == hash_table_tag_byte(b) || hash_table_link_tag(a) == hash_table_link_tag(b));
             found += ref == i + 1;
         }
-    if (t->lines == NULL)
+    if (t->dirs[0] == NULL)
         return found;
     const struct hash_table_line *line = hash_table_line_of(t, e[i].hash);
     for (unsigned k = 0; k < HASH_TABLE_LINE_SLOTS; k++)
@@ -104,45 +104,90 @@ static int times_found(const struct hash_table *t, const struct entry *e, uint32
     return found;
 }
 
+/* Calls fn on every line of both arrays that may hold entries: the old
+ * array's lines not yet moved, the new one's lines in its segments. */
+static void for_each_line(const struct hash_table *t, void (*fn)(const struct hash_table_line *line, void *arg),
+                          void *arg)
+{
+    if (t->dirs[0] == NULL)
+        return;
+    for (size_t l = t->rehash_index; l < t->lines; l++)
+        fn(hash_table_line_at(t, 0, l), arg);
+    size_t filled = t->new_segments * (t->seg_mask[1] + 1);
+    for (size_t l = 0; hash_table_rehashing(t) && l < t->new_lines && l < filled; l++)
+        fn(hash_table_line_at(t, 1, l), arg);
+}
+
+struct line_check {
+    const struct hash_table *t;
+    const struct entry *e;
+    size_t total;
+};
+
+static void check_line(const struct hash_table_line *line, void *arg)
+{
+    struct line_check *lc = arg;
+    for (unsigned k = 0; k < HASH_TABLE_LINE_SLOTS; k++) {
+        if (line->tag[k] == 0) {
+            assert_int_equal(line->slot[k], 0);
+            continue;
+        }
+        uint32_t ref = line->slot[k] & HASH_TABLE_REF_MASK, h = lc->e[ref - 1].hash;
+        assert_int_equal(line->tag[k], hash_table_tag_byte(h));
+        assert_int_equal(hash_table_slot_tag_high(line->slot[k]), hash_table_tag_high(h));
+        assert_ptr_equal(hash_table_line_of(lc->t, h), line);
+        lc->total++;
+    }
+    if (line->overflow != 0)
+        assert_int_equal(slots_used(line), HASH_TABLE_LINE_SLOTS);
+    for (uint32_t link = line->overflow; link != 0;) {
+        uint32_t ref = hash_table_link_ref(link), next = lc->e[ref - 1].next;
+        assert_int_equal((link >> 1) & 0xf, hash_table_link_tag(lc->e[ref - 1].hash));
+        assert_int_equal(link & 1, next != 0);
+        /* The chain filter has the entry's bit. */
+        assert_true(line->slot[hash_table_filter_slot(lc->e[ref - 1].hash)] & HASH_TABLE_FILTER_BIT);
+        assert_ptr_equal(hash_table_line_of(lc->t, lc->e[ref - 1].hash), line);
+        lc->total++;
+        link = next;
+    }
+}
+
 /* The layout's invariants over both arrays: slots carry their entry's tag,
  * chain links their tag and "has a successor", a line has a chain only
- * when its slots are full, and every entry is in the line of its hash. */
+ * when its slots are full, every entry is in the line of its hash; the
+ * old array's moved segments are given back, the new one's allocated in
+ * order, and the bytes counted are those held. */
 static void check_lines(const struct hash_table *t, const struct entry *e)
 {
-    size_t total = 0;
-    for (int table = 0; table < 2; table++) {
-        const struct hash_table_line *lines = table == 0 ? t->lines : t->new_lines;
-        size_t from = table == 0 ? t->rehash_index : 0, size = table == 0 ? t->mask + 1 : 2 * (t->mask + 1);
-        for (size_t l = 0; lines != NULL && l < size; l++) {
-            const struct hash_table_line *line = &lines[l];
-            if (l < from) { /* moved */
-                assert_int_equal(slots_used(line) + (line->overflow != 0), 0);
-                continue;
-            }
-            for (unsigned k = 0; k < HASH_TABLE_LINE_SLOTS; k++) {
-                if (line->tag[k] == 0) {
-                    assert_int_equal(line->slot[k], 0);
-                    continue;
-                }
-                uint32_t ref = line->slot[k] & HASH_TABLE_REF_MASK, h = e[ref - 1].hash;
-                assert_int_equal(line->tag[k], hash_table_tag_byte(h));
-                assert_int_equal(line->slot[k] >> HASH_TABLE_REF_BITS, hash_table_tag_high(h));
-                assert_ptr_equal(hash_table_line_of(t, h), line);
-                total++;
-            }
-            if (line->overflow != 0)
-                assert_int_equal(slots_used(line), HASH_TABLE_LINE_SLOTS);
-            for (uint32_t link = line->overflow; link != 0;) {
-                uint32_t ref = hash_table_link_ref(link), next = e[ref - 1].next;
-                assert_int_equal((link >> 1) & 0xf, hash_table_link_tag(e[ref - 1].hash));
-                assert_int_equal(link & 1, next != 0);
-                assert_ptr_equal(hash_table_line_of(t, e[ref - 1].hash), line);
-                total++;
-                link = next;
+    struct line_check lc = {.t = t, .e = e};
+    for_each_line(t, check_line, &lc);
+    assert_int_equal(lc.total, hash_table_count(t));
+    if (t->dirs[0] == NULL)
+        return;
+    size_t bytes = 0;
+    for (unsigned a = 0; a < (hash_table_rehashing(t) ? 2u : 1u); a++) {
+        size_t lines = a == 0 ? t->lines : t->new_lines, per = t->seg_mask[a] + 1;
+        size_t segments = (lines + per - 1) / per;
+        assert_int_equal(per, (size_t)1 << t->seg_shift[a]);
+        assert_true(segments <= (1u << HASH_TABLE_DIR_BITS));
+        assert_true(t->seg_shift[a] == HASH_TABLE_SEGMENT_MIN_SHIFT || segments > (1u << (HASH_TABLE_DIR_BITS - 1)));
+        for (size_t k = 0; k < segments; k++) {
+            /* The old array gives back its moved segments; the new one has
+             * its first new_segments. */
+            bool there = a == 0 ? (k + 1) * per > t->rehash_index : k < t->new_segments;
+            assert_true(there == (t->dirs[a][k] != NULL));
+            if (t->dirs[a][k] != NULL) {
+                assert_int_equal((uintptr_t)t->dirs[a][k] % 64, 0);
+                bytes += (lines - k * per < per ? lines - k * per : per) * 64;
             }
         }
+        bytes += segments * sizeof(void *);
     }
-    assert_int_equal(total, hash_table_count(t));
+    if (!hash_table_rehashing(t)) {
+        assert_int_equal(t->rehash_index, 0);
+        assert_int_equal(t->new_lines, t->lines);
+    }
+    assert_int_equal(hash_table_bytes(t), bytes);
 }
 
 /* Walk callbacks. */
@@ -181,7 +226,7 @@ static void check_walk_visits_each_once(struct hash_table *t, struct entry *entr
         assert_int_equal(entries[i].visits, entries[i].present ? 1 : 0);
 }
 
-/* 1M random hashes: each found exactly once, through doublings and removals
+/* 1M random hashes: each found exactly once, through growths and removals
  * in random order. */
 static void test_million_entries(void **state)
 {
@@ -198,7 +243,7 @@ static void test_million_entries(void **state)
     for (uint32_t i = 0; i < N; i++) {
         e[i].id = i;
         put(&t, e, i, (uint32_t)prng_next(&rng));
-        /* Spot checks while doublings are under way. */
+        /* Spot checks while growths are under way. */
         if (i % 997 == 0)
             assert_int_equal(times_found(&t, e, i / 2), 1);
     }
@@ -242,7 +287,7 @@ static void test_million_entries(void **state)
     free(e);
 }
 
-/* Insert until a doubling starts, then remove, look up and insert while it
+/* Insert until a growth starts, then remove, look up and insert while it
  * is under way. */
 static void test_removal_during_rehash(void **state)
 {
@@ -294,8 +339,17 @@ static uint32_t mix_inverse(void)
     return x;
 }
 
-/* A hash != h that lands in h's line at every size up to 2^16 lines: its
- * mixed value differs from h's only in the low 16 bits. i picks which. */
+/* The hash whose mixed value (hash * HASH_TABLE_MIX) is m. */
+static uint32_t unmixed(uint32_t m)
+{
+    return m * mix_inverse();
+}
+
+/* A hash != h whose mixed value differs from h's only in the low 16 bits,
+ * so in h's line unless a line boundary (a multiple of 2^32 / lines,
+ * rounded up) falls in between; never when h's mixed value is below 2^16
+ * (line 0) or above 2^32 - 2^16 (the last line), up to 2^16 lines. i
+ * picks which. */
 static uint32_t line_neighbour(uint32_t h, uint32_t i)
 {
     return ((h * HASH_TABLE_MIX) ^ (i + 1)) * mix_inverse();
@@ -341,7 +395,7 @@ static void test_collisions(void **state)
     enum { SAME = 1000, NEIGHBOURS = 1000 };
     struct entry *e = calloc(SAME + NEIGHBOURS, sizeof *e);
     assert_non_null(e);
-    const uint32_t h = UINT32_C(0x12340abd);
+    const uint32_t h = unmixed(UINT32_C(0x00000abd)); /* line 0 at every size */
     assert_int_equal((uint32_t)(HASH_TABLE_MIX * mix_inverse()), 1);
     struct hash_table t;
     init(&t, 8, e);
@@ -358,7 +412,7 @@ static void test_collisions(void **state)
         bool in_slot = false;
         for (unsigned k = 0; k < HASH_TABLE_LINE_SLOTS; k++)
             in_slot |= (line->slot[k] & HASH_TABLE_REF_MASK) == i + 1;
-        /* Slots compare 13 bits of tag, overflow links 4. */
+        /* Slots compare 12 bits of tag, overflow links 4. */
         if (in_slot ? hash_table_tag_byte(x) == hash_table_tag_byte(h) && hash_table_tag_high(x) == hash_table_tag_high(h)
                     : hash_table_link_tag(x) == hash_table_link_tag(h))
             tag_twins++;
@@ -377,8 +431,9 @@ static void test_collisions(void **state)
     free(e);
 }
 
-/* The SWAR tag comparison agrees with a byte-by-byte one, whatever the
- * bytes around (0, 0x80, 0xff and near misses are where borrows bite). */
+/* The tag comparisons (SSE2 where built with it, and the portable SWAR
+ * one) agree with a byte-by-byte one, whatever the bytes around (0, 0x80,
+ * 0xff and near misses are where SWAR's borrows bite). */
 static void test_line_match(void **state)
 {
     (void)state;
@@ -397,11 +452,14 @@ static void test_line_match(void **state)
         for (unsigned k = 0; k < HASH_TABLE_LINE_SLOTS; k++)
             want |= (uint32_t)(line.tag[k] == byte) << k;
         assert_int_equal(hash_table_line_match(&line, byte), want);
+        assert_int_equal(hash_table_line_match_swar(&line, byte), want);
     }
 }
 
 /* A line fills its 12 slots before it chains; looking up an absent key in
- * a line with free slots reads no entry; tags are 13 bits in the slots. */
+ * a line with free slots reads no entry; tags are 12 bits in the slots;
+ * an absent key walks the chain only if its filter bit is set, and then
+ * does not read the last entry. */
 static void test_full_line_overflows(void **state)
 {
     (void)state;
@@ -409,11 +467,11 @@ static void test_full_line_overflows(void **state)
     struct entry e[N + 1] = {{0}};
     const uint32_t h = UINT32_C(0x7654321f);
     struct hash_table t;
-    init(&t, 64, e); /* 8 lines: no doubling below 64 entries */
+    init(&t, 64, e); /* 8 lines: no growth below 72 entries */
     const struct hash_table_line *line = hash_table_line_of(&t, h);
     /* Entries with h's tag byte but other high bits: never candidates. */
     for (uint32_t i = 0; i < HASH_TABLE_LINE_SLOTS - 1; i++)
-        put(&t, e, i, line_neighbour_tagged(h, hash_table_tag_byte(h), (hash_table_tag_high(h) + 1 + i) % 32));
+        put(&t, e, i, line_neighbour_tagged(h, hash_table_tag_byte(h), (hash_table_tag_high(h) + 1 + i) % 16));
     size_t links;
     assert_int_equal(candidates(&t, h, &links), 0);
     assert_int_equal(links, 0);
@@ -431,8 +489,19 @@ static void test_full_line_overflows(void **state)
     assert_int_equal(hash_table_link_ref(line->overflow), N);
     int unused = 0;
     assert_int_equal(chain_length(e, line->overflow, 0, &unused), N - HASH_TABLE_LINE_SLOTS);
-    /* The chain's last link is not read. */
-    candidates(&t, line_neighbour(h, 5000), &links);
+    /* Absent keys: one whose filter bit is clear reads no link; one whose
+     * bit is set walks the chain, but does not read its last link. */
+    uint32_t clear = 0, set = 0;
+    for (uint32_t i = 5000; clear == 0 || set == 0; i++) {
+        uint32_t x = line_neighbour(h, i);
+        if (line->slot[hash_table_filter_slot(x)] & HASH_TABLE_FILTER_BIT)
+            set = set ? set : x;
+        else
+            clear = clear ? clear : x;
+    }
+    assert_int_equal(candidates(&t, clear, &links), 0);
+    assert_int_equal(links, 0);
+    candidates(&t, set, &links);
     assert_int_equal(links, N - HASH_TABLE_LINE_SLOTS - 1);
     assert_false(hash_table_rehashing(&t));
     check_lines(&t, e);
@@ -495,7 +564,7 @@ static void test_walk_removing_overflowed_lines(void **state)
     enum { LINES = 4, PER_LINE = 20, N = LINES * PER_LINE };
     struct entry e[N] = {{0}};
     struct hash_table t;
-    init(&t, 512, e); /* 64 lines: no doubling */
+    init(&t, 512, e); /* 57 lines: no growth */
     for (uint32_t l = 0; l < LINES; l++)
         for (uint32_t i = 0; i < PER_LINE; i++)
             put(&t, e, l * PER_LINE + i, line_neighbour(UINT32_C(0x9000001) * (l + 1), i));
@@ -509,19 +578,19 @@ static void test_walk_removing_overflowed_lines(void **state)
     hash_table_free(&t);
 }
 
-/* A doubling in progress while lines overflow: every insert moves one old
- * line, chains included, and lookups, removals and walks stay exact. */
-static void test_doubling_with_overflow(void **state)
+/* A growth in progress while lines overflow: inserts move old lines,
+ * chains included, and lookups, removals and walks stay exact. */
+static void test_growth_with_overflow(void **state)
 {
     (void)state;
     enum { N = 600 };
     struct entry *e = calloc(N, sizeof *e);
     assert_non_null(e);
     struct hash_table t;
-    init(&t, 8, e); /* 2 lines */
+    init(&t, 8, e); /* 1 line */
     uint64_t rng = 3;
-    /* A third share one hash's line at every size: long chains that split
-     * (or not) as the table doubles. */
+    /* A third share one hash's line at many sizes: long chains that split
+     * (or not) as the table grows. */
     for (uint32_t i = 0; i < N; i++) {
         put(&t, e, i, i % 3 == 0 ? line_neighbour(UINT32_C(0x31337), i) : (uint32_t)prng_next(&rng));
         if (hash_table_rehashing(&t) && i % 7 == 0) {
@@ -539,20 +608,25 @@ static void test_doubling_with_overflow(void **state)
     free(e);
 }
 
+struct longest {
+    const struct entry *e;
+    size_t length;
+};
+
+static void note_length(const struct hash_table_line *line, void *arg)
+{
+    struct longest *lg = arg;
+    int unused = 0;
+    size_t length = slots_used(line) + chain_length(lg->e, line->overflow, 0, &unused);
+    if (length > lg->length)
+        lg->length = length;
+}
+
 static size_t longest_line(const struct hash_table *t, const struct entry *e)
 {
-    size_t longest = 0;
-    for (int table = 0; table < 2; table++) {
-        const struct hash_table_line *lines = table == 0 ? t->lines : t->new_lines;
-        size_t size = table == 0 ? t->mask + 1 : 2 * (t->mask + 1);
-        for (size_t i = 0; lines != NULL && i < size; i++) {
-            int unused = 0;
-            size_t length = slots_used(&lines[i]) + chain_length(e, lines[i].overflow, 0, &unused);
-            if (length > longest)
-                longest = length;
-        }
-    }
-    return longest;
+    struct longest lg = {.e = e};
+    for_each_line(t, note_length, &lg);
+    return lg.length;
 }
 
 /* Hashes with a forced low bit (as the stack uses to keep 0 for "none"),
@@ -575,7 +649,7 @@ static void test_weak_hashes_spread(void **state)
     free(e);
 }
 
-/* Walk in the middle of a doubling; stop early; remove every entry from
+/* Walk in the middle of a growth; stop early; remove every entry from
  * inside the walk. */
 static void test_walk_mid_rehash(void **state)
 {
@@ -587,13 +661,13 @@ static void test_walk_mid_rehash(void **state)
     struct hash_table t;
     init(&t, 0, e);
     uint32_t n = 0;
-    /* Fill until a doubling of a table of >= 128 lines is under way. */
-    while (n < N && !(hash_table_rehashing(&t) && t.mask >= 127)) {
+    /* Fill until a growth of a table of >= 128 lines is a few lines in. */
+    while (n < N && !(hash_table_rehashing(&t) && t.lines >= 128 && t.rehash_index >= 4)) {
         put(&t, e, n, (uint32_t)prng_next(&rng));
         n++;
     }
     assert_true(hash_table_rehashing(&t));
-    assert_true(t.rehash_index > 0 && t.rehash_index <= t.mask);
+    assert_true(t.rehash_index > 0 && t.rehash_index < t.lines);
     check_walk_visits_each_once(&t, e, n);
 
     struct walk_state stop = {.table = &t, .entries = e, .n_entries = n, .stop_after = 10};
@@ -614,16 +688,165 @@ static void test_walk_mid_rehash(void **state)
     free(e);
 }
 
+/* Over 30 growths from one line, with removals and re-insertions
+ * interleaved while lines move: every entry is found exactly once all
+ * along, and layout and walks hold in the middle and at the end of each
+ * growth. */
+static void test_many_growths_interleaved(void **state)
+{
+    (void)state;
+    enum { N = 60000 };
+    struct entry *e = calloc(N, sizeof *e);
+    assert_non_null(e);
+    uint64_t rng = 11;
+    struct hash_table t;
+    init(&t, 0, e);
+    assert_int_equal(t.lines, 1);
+    uint32_t inserted = 0;
+    int growths = 0;
+    bool was_rehashing = false, checked_mid = false;
+    while (inserted < N) {
+        put(&t, e, inserted, (uint32_t)prng_next(&rng));
+        inserted++;
+        if (hash_table_rehashing(&t)) {
+            uint64_t r = prng_next(&rng);
+            uint32_t v = (uint32_t)(r % inserted);
+            if ((r >> 32) % 3 == 0 && e[v].present)
+                del(&t, e, v);
+            else if ((r >> 32) % 3 == 1 && !e[v].present)
+                put(&t, e, v, e[v].hash); /* back in, while lines move */
+            uint32_t probe = (uint32_t)((r >> 40) % inserted);
+            assert_int_equal(times_found(&t, e, probe), e[probe].present ? 1 : 0);
+            if (!checked_mid && t.rehash_index >= t.lines / 2) {
+                check_lines(&t, e);
+                check_walk_visits_each_once(&t, e, inserted);
+                checked_mid = true;
+            }
+        } else if (was_rehashing) {
+            growths++;
+            check_lines(&t, e);
+            checked_mid = false;
+        }
+        was_rehashing = hash_table_rehashing(&t);
+    }
+    assert_true(growths >= 30);
+    assert_true(t.lines > (8u << HASH_TABLE_SEGMENT_MIN_SHIFT)); /* many segments, given back as they move */
+    for (uint32_t i = 0; i < N; i++)
+        assert_int_equal(times_found(&t, e, i), e[i].present ? 1 : 0);
+    check_lines(&t, e);
+    check_walk_visits_each_once(&t, e, N);
+    hash_table_free(&t);
+    free(e);
+}
+
+/* The table holds about count / HASH_TABLE_MAX_LOAD lines at every size,
+ * in the middle of growths too (never two whole arrays at once), and
+ * never much fewer. */
+static void test_bytes_follow_count(void **state)
+{
+    (void)state;
+    enum { N = 300000, FROM = 5000 };
+    struct entry *e = calloc(N, sizeof *e);
+    assert_non_null(e);
+    uint64_t rng = 13;
+    struct hash_table t;
+    init(&t, 0, e);
+    size_t mid_growth = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        put(&t, e, i, (uint32_t)prng_next(&rng));
+        size_t count = i + 1;
+        if (count < FROM)
+            continue;
+        /* Lines for the count, a part-moved segment of the old array and a
+         * part-filled one of the new array, and the directories. */
+        size_t lines_max = count / HASH_TABLE_MAX_LOAD + t.seg_mask[0] + t.seg_mask[1] + 4;
+        size_t dirs_max = (2u << HASH_TABLE_DIR_BITS) * sizeof(void *);
+        /* The segments part moved are at most 1/64 of the table. */
+        assert_true(t.seg_mask[0] + t.seg_mask[1] < count / HASH_TABLE_MAX_LOAD / 32 + (2u << HASH_TABLE_SEGMENT_MIN_SHIFT));
+        assert_true(hash_table_bytes(&t) <= lines_max * 64 + dirs_max);
+        /* At most a growth's worth more loaded. */
+        size_t lines_min = count / (HASH_TABLE_MAX_LOAD + HASH_TABLE_MAX_LOAD / HASH_TABLE_GROWTH_DIV + 1);
+        assert_true(hash_table_bytes(&t) >= lines_min * 64);
+        mid_growth += hash_table_rehashing(&t);
+    }
+    assert_true(mid_growth > (N - FROM) / 2); /* growing most of the time */
+    check_lines(&t, e);
+    hash_table_free(&t);
+    free(e);
+}
+
+/* Walk callback: removes the entries whose id has the given parity. */
+struct thinning {
+    struct hash_table *table;
+    struct entry *entries;
+    size_t visited;
+    uint32_t parity;
+};
+
+static int thin_visit(void *ctx, uint32_t ref)
+{
+    struct thinning *th = ctx;
+    struct entry *x = &th->entries[ref - 1];
+    assert_true(x->present);
+    x->visits++;
+    th->visited++;
+    if ((x->id & 1) == th->parity)
+        del(th->table, th->entries, ref - 1);
+    return 0;
+}
+
+/* Walks that remove half the entries they are given, a third of the way
+ * into growths of tables of a few to many segments: each entry is visited
+ * once, exactly the chosen ones go, and the growths go on. */
+static void test_walks_removing_during_growths(void **state)
+{
+    (void)state;
+    enum { N = 40000 };
+    struct entry *e = calloc(N, sizeof *e);
+    assert_non_null(e);
+    uint64_t rng = 17;
+    struct hash_table t;
+    init(&t, 0, e);
+    int walks = 0;
+    size_t walked_at = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        e[i].id = i;
+        put(&t, e, i, (uint32_t)prng_next(&rng));
+        if (!hash_table_rehashing(&t) || t.lines < 16 || t.lines == walked_at || t.rehash_index < t.lines / 3)
+            continue;
+        walked_at = t.lines;
+        struct thinning th = {.table = &t, .entries = e, .parity = (uint32_t)walks & 1};
+        size_t before = hash_table_count(&t), going = 0;
+        for (uint32_t k = 0; k <= i; k++) {
+            e[k].visits = 0;
+            going += e[k].present && (e[k].id & 1) == th.parity;
+        }
+        hash_table_walk(&t, thin_visit, &th);
+        assert_int_equal(th.visited, before);
+        assert_int_equal(hash_table_count(&t), before - going);
+        for (uint32_t k = 0; k <= i; k++) {
+            assert_true(e[k].visits <= 1);
+            assert_int_equal(times_found(&t, e, k), e[k].present ? 1 : 0);
+        }
+        check_lines(&t, e);
+        walks++;
+    }
+    assert_true(walks >= 15);
+    check_walk_visits_each_once(&t, e, N);
+    hash_table_free(&t);
+    free(e);
+}
+
 static void test_init_and_free(void **state)
 {
     (void)state;
     struct entry x[1] = {0};
     struct hash_table t;
     init(&t, 1000, x);
-    assert_int_equal(t.mask + 1, 128); /* 1000 / HASH_TABLE_MAX_LOAD, up to a power of two */
-    assert_int_equal((uintptr_t)t.lines % 64, 0);
+    assert_int_equal(t.lines, (1000 + HASH_TABLE_MAX_LOAD - 1) / HASH_TABLE_MAX_LOAD);
+    assert_int_equal((uintptr_t)t.dirs[0][0] % 64, 0);
     assert_int_equal(hash_table_count(&t), 0);
-    assert_int_equal(hash_table_bytes(&t), 129 * 64); /* a line of alignment slack */
+    assert_int_equal(hash_table_bytes(&t), t.lines * 64 + sizeof(void *)); /* one segment */
     struct hash_table_cursor c;
     assert_false(hash_table_seek(&t, 5, &c));
     hash_table_free(&t);
@@ -661,10 +884,13 @@ int main(void)
         cmocka_unit_test(test_full_line_overflows),
         cmocka_unit_test(test_remove_from_line_and_chain),
         cmocka_unit_test(test_walk_removing_overflowed_lines),
-        cmocka_unit_test(test_doubling_with_overflow),
+        cmocka_unit_test(test_growth_with_overflow),
         cmocka_unit_test(test_weak_hashes_spread),
         cmocka_unit_test(test_walk_mid_rehash),
         cmocka_unit_test(test_removal_during_rehash),
+        cmocka_unit_test(test_many_growths_interleaved),
+        cmocka_unit_test(test_bytes_follow_count),
+        cmocka_unit_test(test_walks_removing_during_growths),
         cmocka_unit_test(test_million_entries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
