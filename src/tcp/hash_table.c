@@ -351,6 +351,32 @@ bool hash_table_remove(struct hash_table *t, uint32_t ref, uint32_t hash)
     return true;
 }
 
+bool hash_table_replace(struct hash_table *t, uint32_t ref, uint32_t new_ref, uint32_t hash)
+{
+    if (t->dirs[0] == NULL)
+        return false;
+    struct hash_table_line *line = hash_table_line_of(t, hash);
+    uint32_t want = ref | hash_table_tag_high(hash) << HASH_TABLE_REF_BITS;
+    for (uint32_t m = hash_table_line_match(line, hash_table_tag_byte(hash)); m != 0; m &= m - 1) {
+        unsigned i = (unsigned)__builtin_ctz(m);
+        if ((line->slot[i] & ~HASH_TABLE_FILTER_BIT) == want) {
+            line->slot[i] = (line->slot[i] & ~HASH_TABLE_REF_MASK) | new_ref;
+            return true;
+        }
+    }
+    uint32_t *pp = &line->overflow;
+    while (*pp != 0 && hash_table_link_ref(*pp) != ref)
+        pp = t->next_of(t->ctx, hash_table_link_ref(*pp));
+    if (*pp == 0) /* not in this table */
+        return false;
+    const uint32_t keep = (UINT32_C(1) << (HASH_TABLE_LINK_TAG_BITS + 1)) - 1; /* tag, "has a successor" */
+    uint32_t *old_link = t->next_of(t->ctx, ref);
+    *t->next_of(t->ctx, new_ref) = *old_link;
+    *old_link = 0;
+    *pp = new_ref << (HASH_TABLE_LINK_TAG_BITS + 1) | (*pp & keep);
+    return true;
+}
+
 /* Walks an array's lines [from, to); true if fn asked to stop. A line's
  * overflow chain goes first (its next reference read before fn runs, so
  * fn may unlink its entry), then its slots: removing a slot's entry pulls

@@ -177,6 +177,14 @@ int hash_table_insert(struct hash_table *t, uint32_t ref, uint32_t hash);
  * line unless `ref` is in an overflow chain. */
 bool hash_table_remove(struct hash_table *t, uint32_t ref, uint32_t hash);
 
+/* Puts `new_ref` where `ref` is (same hash: one key passing from one entry
+ * to the next, as Linux's inet_ehash_insert does with a request socket's
+ * child and inet_twsk_hashdance with a TIME-WAIT socket): its slot or its
+ * place in the chain, tag and filter bits unchanged, `new_ref`'s link
+ * taking `ref`'s. Never allocates, grows or moves lines. True if `ref` was
+ * there (and is no longer). */
+bool hash_table_replace(struct hash_table *t, uint32_t ref, uint32_t new_ref, uint32_t hash);
+
 /* The address of line i of array a (as an integer: the segment of a
  * moved line is gone, NULL). */
 static inline uintptr_t hash_table_line_addr(const struct hash_table *t, unsigned a, size_t i)

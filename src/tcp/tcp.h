@@ -552,6 +552,8 @@ static inline void tcp_conn_arm_timer(struct tcp_conn *c)
 /* Files a reference (kind counted) or takes it out. 0, or -ENOMEM. */
 int tcp_table_insert(struct tcp_host *h, uint32_t ref, const struct wire_tuple *t);
 void tcp_table_remove(struct tcp_host *h, uint32_t ref, const struct wire_tuple *t);
+/* new_ref takes ref's place (the same tuple; nothing is allocated). */
+void tcp_table_replace(struct tcp_host *h, uint32_t ref, uint32_t new_ref, const struct wire_tuple *t);
 /* A control block's tuple: set once (0, or -ENOMEM for an IPv6 tuple's
  * storage), read, and released with the block. */
 int tcp_entry_set_tuple(struct tcp_host *h, struct tcp_entry *e, const struct wire_tuple *t);

@@ -282,33 +282,36 @@ static enum tcp_entry_kind ref_kind(uint32_t ref)
     return pool == TCP_REF_CONN ? TCP_ENTRY_CONN : pool <= TCP_REF_REQ6 ? TCP_ENTRY_REQ : TCP_ENTRY_TW;
 }
 
+/* The host's counts of entries by kind, and of entries holding a local
+ * port, as ref enters (+1) or leaves (-1) the table. */
+static void table_count(struct tcp_host *h, uint32_t ref, uint16_t sport, int d)
+{
+    enum tcp_entry_kind kind = ref_kind(ref);
+    size_t *n = kind == TCP_ENTRY_CONN ? &h->conns : kind == TCP_ENTRY_REQ ? &h->reqs : &h->tws;
+    *n += (size_t)(ptrdiff_t)d;
+    h->port_refs[sport] += (uint32_t)(kind != TCP_ENTRY_REQ ? d : 0);
+}
+
 int tcp_table_insert(struct tcp_host *h, uint32_t ref, const struct wire_tuple *t)
 {
     if (hash_table_insert(&h->table, ref, tcp_tuple_hash(h, t)) < 0)
         return -ENOMEM;
-    enum tcp_entry_kind kind = ref_kind(ref);
-    if (kind == TCP_ENTRY_CONN)
-        h->conns++;
-    else if (kind == TCP_ENTRY_REQ)
-        h->reqs++;
-    else
-        h->tws++;
-    h->port_refs[t->sport] += kind != TCP_ENTRY_REQ;
+    table_count(h, ref, t->sport, 1);
     return 0;
 }
 
 void tcp_table_remove(struct tcp_host *h, uint32_t ref, const struct wire_tuple *t)
 {
-    if (!hash_table_remove(&h->table, ref, tcp_tuple_hash(h, t)))
-        return;
-    enum tcp_entry_kind kind = ref_kind(ref);
-    if (kind == TCP_ENTRY_CONN)
-        h->conns--;
-    else if (kind == TCP_ENTRY_REQ)
-        h->reqs--;
-    else
-        h->tws--;
-    h->port_refs[t->sport] -= kind != TCP_ENTRY_REQ;
+    if (hash_table_remove(&h->table, ref, tcp_tuple_hash(h, t)))
+        table_count(h, ref, t->sport, -1);
+}
+
+void tcp_table_replace(struct tcp_host *h, uint32_t ref, uint32_t new_ref, const struct wire_tuple *t)
+{
+    if (hash_table_replace(&h->table, ref, new_ref, tcp_tuple_hash(h, t))) {
+        table_count(h, ref, t->sport, -1);
+        table_count(h, new_ref, t->sport, 1);
+    }
 }
 
 int tcp_entry_set_tuple(struct tcp_host *h, struct tcp_entry *e, const struct wire_tuple *t)

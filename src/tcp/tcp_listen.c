@@ -238,15 +238,21 @@ void tcp_req_expire(struct tcp_host *h, tcp_time_t now)
 }
 
 /* Takes a half-open entry out of the table, its queue and its timer. */
-static void req_unlink(struct tcp_host *h, uint32_t ref, struct tcp_req *r, struct wire_tuple *t)
+/* Off its listener's SYN queue and its timer FIFO (the table is the caller's). */
+static void req_dequeue(struct tcp_host *h, uint32_t ref, struct tcp_req *r)
 {
-    tcp_req_get_tuple(r, t);
-    tcp_table_remove(h, ref, t);
     if (r->qnext || r->qprev || h->req_head[req_level(r)] == ref)
         req_disarm(h, r);
     struct tcp_listener *l = tcp_listener_at(h, r->listener);
     l->syn_q_len--;
     l->syn_q_young -= r->retries == 0;
+}
+
+static void req_unlink(struct tcp_host *h, uint32_t ref, struct tcp_req *r, struct wire_tuple *t)
+{
+    tcp_req_get_tuple(r, t);
+    tcp_table_remove(h, ref, t);
+    req_dequeue(h, ref, r);
 }
 
 /* Drops a half-open entry: to LISTEN after a reset (RFC 9293 §3.10.7.4),
@@ -261,8 +267,8 @@ static void req_drop(struct tcp_host *h, uint32_t ref, struct tcp_req *r, enum t
 
 static void req_from_syn(struct tcp_host *h, struct tcp_listener *l, const struct wire_seg *seg,
                          const struct wire_tuple *local, struct tcp_req *r);
-static struct tcp_conn *child_conn(struct tcp_host *h, const struct tcp_req *r, const struct wire_tuple *t,
-                                   const struct wire_seg *seg, bool from_cookie, tcp_time_t now);
+static struct tcp_conn *child_conn(struct tcp_host *h, const struct tcp_req *r, uint32_t req_ref,
+                                   const struct wire_tuple *t, const struct wire_seg *seg, tcp_time_t now);
 
 /* A stateless SYN-ACK whose ISN is a cookie (RFC 4987 §3.6). */
 static void send_cookie_synack(struct tcp_host *h, struct tcp_listener *l, const struct wire_seg *seg,
@@ -389,7 +395,7 @@ static bool cookie_ack_input(struct tcp_host *h, struct tcp_listener *l, const s
     r.ts_recent = seg->opt.ts_val;
     r.peer_wscale = wscale >= 0 && h->cfg->tcp_window_scaling ? (uint8_t)wscale : 0xff;
     r.sack_ok = sack && h->cfg->tcp_sack;
-    struct tcp_conn *c = child_conn(h, &r, local, seg, true, now);
+    struct tcp_conn *c = child_conn(h, &r, 0, local, seg, now);
     if (!c) {
         h->stats->ListenDrops++;
         return true;
@@ -456,9 +462,12 @@ static void req_timer(struct tcp_host *h, uint32_t ref, struct tcp_req *r, tcp_t
 /* The full connection that the final ACK of a passive open creates, from
  * a half-open entry or a cookie's reconstruction of one (from_cookie: no
  * round-trip sample). Queued for accept(). */
-static struct tcp_conn *child_conn(struct tcp_host *h, const struct tcp_req *r, const struct wire_tuple *t,
-                                   const struct wire_seg *seg, bool from_cookie, tcp_time_t now)
+/* The established child of a half-open entry: of r, which it replaces in
+ * the table (req_ref), or of a cookie's decoding (req_ref 0: inserted). */
+static struct tcp_conn *child_conn(struct tcp_host *h, const struct tcp_req *r, uint32_t req_ref,
+                                   const struct wire_tuple *t, const struct wire_seg *seg, tcp_time_t now)
 {
+    bool from_cookie = req_ref == 0;
     struct tcp_listener *l = tcp_listener_at(h, r->listener);
     struct tcp_conn *c = tcp_conn_new(h, t, &l->opt, l->rcvbuf, l->sndbuf);
     if (!c)
@@ -502,7 +511,10 @@ static struct tcp_conn *child_conn(struct tcp_host *h, const struct tcp_req *r, 
         c->rto_us = 3000000; /* RFC 6298 §5.7 */
     }
     c->e.state = TCP_STATE_SYN_RECEIVED;
-    if (tcp_entry_insert(h, &c->e) < 0) {
+    if (!from_cookie) {
+        tcp_table_replace(h, req_ref, c->e.ref, t); /* Linux inet_ehash_insert(child, req) */
+        c->e.hashed = true;
+    } else if (tcp_entry_insert(h, &c->e) < 0) {
         tcp_conn_free(c);
         return NULL;
     }
@@ -603,12 +615,12 @@ void tcp_req_input(struct tcp_host *h, uint32_t ref, const struct wire_seg *seg,
         req_drop(h, ref, r, TCP_STATE_CLOSED, now);
         return;
     }
-    struct tcp_conn *c = child_conn(h, r, &t, seg, false, now);
+    struct tcp_conn *c = child_conn(h, r, ref, &t, seg, now);
     if (!c) {
         h->stats->ListenDrops++;
         return;
     }
-    req_unlink(h, ref, r, &t);
+    req_dequeue(h, ref, r);
     pool_free(&h->req_pool[r->v6], TCP_REF_INDEX(ref));
     /* Data on the third segment, or a FIN, are processed as in ESTABLISHED. */
     if (seg->payload_len || (flags & WIRE_FIN))

@@ -103,9 +103,12 @@ void tcp_time_wait(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now)
     tw->ts_ok = c->ts_ok;
     tw->ts_recent = c->ts_recent;
     tw->rcv_wnd = tcp_rcv_window_field(c);
-    /* The control block leaves the table first (the tuple's hash is shared). */
-    tcp_entry_remove(h, &c->e);
-    if (tcp_table_insert(h, ref, &t) < 0) {
+    /* The entry takes the control block's place in the table (Linux
+     * inet_twsk_hashdance): nothing to allocate, nothing to fail. */
+    if (c->e.hashed) {
+        tcp_table_replace(h, c->e.ref, ref, &t);
+        c->e.hashed = false;
+    } else if (tcp_table_insert(h, ref, &t) < 0) {
         tw_trim(&h->tw_ring[v6]);
         h->stats->TCPTimeWaitOverflow++;
         tcp_conn_done(c, 0, now);

@@ -875,11 +875,48 @@ static void test_init_and_free(void **state)
     hash_table_free(&t);
 }
 
+/* Replacing an entry by another of the same hash (a half-open entry by its
+ * child, a control block by its TIME-WAIT entry) keeps its place, in a
+ * slot or anywhere in a chain, and never grows the table. */
+static void test_replace_in_slots_and_chains(void **state)
+{
+    (void)state;
+    enum { SAME = 40, SPARE = SAME };
+    struct entry *e = calloc(SAME + SPARE, sizeof *e);
+    assert_non_null(e);
+    const uint32_t h = unmixed(UINT32_C(0x00000abd)); /* line 0 at every size */
+    struct hash_table t;
+    init(&t, 8, e);
+    for (uint32_t i = 0; i < SAME; i++)
+        put(&t, e, i, h); /* one line: 12 in slots, the rest chained */
+    check_lines(&t, e);
+    size_t count = hash_table_count(&t), bytes = hash_table_bytes(&t);
+    /* every third, slot and chain alike: 12 and 39, the chain's two ends, among them */
+    for (uint32_t i = 0; i < SAME; i += 3) {
+        uint32_t n = SAME + i;
+        e[n].hash = e[i].hash;
+        assert_true(hash_table_replace(&t, i + 1, n + 1, e[i].hash));
+        e[i].present = false;
+        e[n].present = true;
+        assert_int_equal(e[i].next, 0);
+    }
+    assert_false(hash_table_replace(&t, 1, 2, h)); /* 1 is out: nothing changes */
+    assert_int_equal(hash_table_count(&t), count);
+    assert_int_equal(hash_table_bytes(&t), bytes);
+    for (uint32_t i = 0; i < SAME + SPARE; i++)
+        assert_int_equal(times_found(&t, e, i), e[i].present ? 1 : 0);
+    check_lines(&t, e);
+    check_walk_visits_each_once(&t, e, SAME + SPARE);
+    hash_table_free(&t);
+    free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_and_free),
         cmocka_unit_test(test_collisions),
+        cmocka_unit_test(test_replace_in_slots_and_chains),
         cmocka_unit_test(test_line_match),
         cmocka_unit_test(test_full_line_overflows),
         cmocka_unit_test(test_remove_from_line_and_chain),
