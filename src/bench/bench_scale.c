@@ -21,6 +21,7 @@
 #include "bench/bench_internal.h"
 
 #define SCALE_TW_STEADY 1000
+#define SCALE_ROUNDS 5 /* lifecycle rates: the fastest of 5 rounds */
 
 static const char *level_name(uint64_t n)
 {
@@ -52,16 +53,23 @@ static void set_point(struct bench_results *r, const char *what, const char *ser
 }
 
 /* ---- synack ---- */
+/* m lifecycles in SCALE_ROUNDS rounds; the rate is the fastest round's, so
+ * that a slow spell of a shared machine (a virtual machine's neighbours)
+ * does not land on one level and not the next. */
 static int sy_measure_lifecycles(struct sy_pair *p, uint64_t m, uint64_t gap, double *rate)
 {
-    struct bench_clock clk;
-    bench_clock_start(&clk);
-    for (uint64_t i = 0; i < m; i++) {
-        if (sy_lifecycle(p) < 0)
-            return -1;
-        sy_advance(p, gap);
+    *rate = 0;
+    for (int round = 0; round < SCALE_ROUNDS; round++) {
+        struct bench_clock clk;
+        bench_clock_start(&clk);
+        for (uint64_t i = 0; i < m / SCALE_ROUNDS; i++) {
+            if (sy_lifecycle(p) < 0)
+                return -1;
+            sy_advance(p, gap);
+        }
+        double r = (double)(m / SCALE_ROUNDS) / bench_clock_cpu_s(&clk);
+        *rate = r > *rate ? r : *rate;
     }
-    *rate = (double)m / bench_clock_cpu_s(&clk);
     return 0;
 }
 
@@ -145,14 +153,18 @@ fail:
 /* ---- lwIP ---- */
 static int lw_measure_lifecycles(uint64_t m, uint64_t gap, double *rate)
 {
-    struct bench_clock clk;
-    bench_clock_start(&clk);
-    for (uint64_t i = 0; i < m; i++) {
-        if (lw_lifecycle() < 0)
-            return -1;
-        lw_advance_us(gap);
+    *rate = 0;
+    for (int round = 0; round < SCALE_ROUNDS; round++) {
+        struct bench_clock clk;
+        bench_clock_start(&clk);
+        for (uint64_t i = 0; i < m / SCALE_ROUNDS; i++) {
+            if (lw_lifecycle() < 0)
+                return -1;
+            lw_advance_us(gap);
+        }
+        double r = (double)(m / SCALE_ROUNDS) / bench_clock_cpu_s(&clk);
+        *rate = r > *rate ? r : *rate;
     }
-    *rate = (double)m / bench_clock_cpu_s(&clk);
     return 0;
 }
 

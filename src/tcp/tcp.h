@@ -489,8 +489,7 @@ bool tcp_oow_ack_allowed(struct tcp_host *h, uint32_t *last_ms, const struct wir
 uint32_t tcp_isn(const struct tcp_host *h, const struct wire_tuple *local_view, tcp_time_t now);
 uint32_t tcp_ts_offset(const struct tcp_host *h, const struct wire_tuple *local_view);
 static inline uint32_t tcp_ts_now(tcp_time_t now) { return (uint32_t)(now / 1000u); } /* 1 ms clock */
-/* Table hash of a local-view tuple (keyed SipHash-1-3, never 0); the last
- * one is remembered, so a segment's tuple is hashed once. */
+/* Table hash of a local-view tuple (keyed multiply-fold, never 0). */
 uint32_t tcp_tuple_hash(const struct tcp_host *h, const struct wire_tuple *t);
 /* The entry a reference names. */
 static inline void *tcp_ref_ptr(const struct tcp_host *h, uint32_t ref)
