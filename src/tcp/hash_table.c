@@ -316,31 +316,49 @@ static void promote(struct hash_table *t, struct hash_table_line *line, unsigned
     slot_set(line, i, ref, t->hash_of(t->ctx, ref));
 }
 
+/* The slot of `line` that holds ref (filed under hash), or -1. */
+static int slot_of(const struct hash_table_line *line, uint32_t ref, uint32_t hash)
+{
+    uint32_t want = ref | hash_table_tag_high(hash) << HASH_TABLE_REF_BITS;
+    for (uint32_t m = hash_table_line_match(line, hash_table_tag_byte(hash)); m != 0; m &= m - 1) {
+        unsigned i = (unsigned)__builtin_ctz(m);
+        if ((line->slot[i] & ~HASH_TABLE_FILTER_BIT) == want)
+            return (int)i;
+    }
+    return -1;
+}
+
+/* The link in `line`'s overflow chain that names ref, or NULL; *before:
+ * the link naming its predecessor (NULL for the head). */
+static uint32_t *chain_link_to(const struct hash_table *t, struct hash_table_line *line, uint32_t ref,
+                               uint32_t **before)
+{
+    uint32_t *pp = &line->overflow;
+    *before = NULL;
+    while (*pp != 0 && hash_table_link_ref(*pp) != ref) {
+        *before = pp;
+        pp = t->next_of(t->ctx, hash_table_link_ref(*pp));
+    }
+    return *pp != 0 ? pp : NULL;
+}
+
 bool hash_table_remove(struct hash_table *t, uint32_t ref, uint32_t hash)
 {
     if (t->dirs[0] == NULL)
         return false;
     struct hash_table_line *line = hash_table_line_of(t, hash);
-    uint32_t want = ref | hash_table_tag_high(hash) << HASH_TABLE_REF_BITS;
-    for (uint32_t m = hash_table_line_match(line, hash_table_tag_byte(hash)); m != 0; m &= m - 1) {
-        unsigned i = (unsigned)__builtin_ctz(m);
-        if ((line->slot[i] & ~HASH_TABLE_FILTER_BIT) == want) {
-            line->tag[i] = 0;
-            if (line->overflow != 0)
-                promote(t, line, i); /* the slot keeps its filter bit */
-            else
-                line->slot[i] = 0;
-            t->count--;
-            return true;
-        }
+    int i = slot_of(line, ref, hash);
+    if (i >= 0) {
+        line->tag[i] = 0;
+        if (line->overflow != 0)
+            promote(t, line, (unsigned)i); /* the slot keeps its filter bit */
+        else
+            line->slot[i] = 0;
+        t->count--;
+        return true;
     }
-    /* pp: the link to the current entry; before: the link to its predecessor. */
-    uint32_t *before = NULL, *pp = &line->overflow;
-    while (*pp != 0 && hash_table_link_ref(*pp) != ref) {
-        before = pp;
-        pp = t->next_of(t->ctx, hash_table_link_ref(*pp));
-    }
-    if (*pp == 0) /* not in this table */
+    uint32_t *before, *pp = chain_link_to(t, line, ref, &before);
+    if (pp == NULL) /* not in this table */
         return false;
     uint32_t *link = t->next_of(t->ctx, ref);
     *pp = *link;
@@ -356,18 +374,13 @@ bool hash_table_replace(struct hash_table *t, uint32_t ref, uint32_t new_ref, ui
     if (t->dirs[0] == NULL)
         return false;
     struct hash_table_line *line = hash_table_line_of(t, hash);
-    uint32_t want = ref | hash_table_tag_high(hash) << HASH_TABLE_REF_BITS;
-    for (uint32_t m = hash_table_line_match(line, hash_table_tag_byte(hash)); m != 0; m &= m - 1) {
-        unsigned i = (unsigned)__builtin_ctz(m);
-        if ((line->slot[i] & ~HASH_TABLE_FILTER_BIT) == want) {
-            line->slot[i] = (line->slot[i] & ~HASH_TABLE_REF_MASK) | new_ref;
-            return true;
-        }
+    int i = slot_of(line, ref, hash);
+    if (i >= 0) {
+        line->slot[i] = (line->slot[i] & ~HASH_TABLE_REF_MASK) | new_ref;
+        return true;
     }
-    uint32_t *pp = &line->overflow;
-    while (*pp != 0 && hash_table_link_ref(*pp) != ref)
-        pp = t->next_of(t->ctx, hash_table_link_ref(*pp));
-    if (*pp == 0) /* not in this table */
+    uint32_t *before, *pp = chain_link_to(t, line, ref, &before);
+    if (pp == NULL) /* not in this table */
         return false;
     const uint32_t keep = (UINT32_C(1) << (HASH_TABLE_LINK_TAG_BITS + 1)) - 1; /* tag, "has a successor" */
     uint32_t *old_link = t->next_of(t->ctx, ref);

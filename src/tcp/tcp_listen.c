@@ -237,8 +237,8 @@ void tcp_req_expire(struct tcp_host *h, tcp_time_t now)
     }
 }
 
-/* Takes a half-open entry out of the table, its queue and its timer. */
-/* Off its listener's SYN queue and its timer FIFO (the table is the caller's). */
+/* Takes a half-open entry off its listener's SYN queue and its timer FIFO
+ * (the table is the caller's: the entry may pass its place to its child). */
 static void req_dequeue(struct tcp_host *h, uint32_t ref, struct tcp_req *r)
 {
     if (r->qnext || r->qprev || h->req_head[req_level(r)] == ref)
@@ -248,6 +248,7 @@ static void req_dequeue(struct tcp_host *h, uint32_t ref, struct tcp_req *r)
     l->syn_q_young -= r->retries == 0;
 }
 
+/* Takes a half-open entry out of the table, its queue and its timer. */
 static void req_unlink(struct tcp_host *h, uint32_t ref, struct tcp_req *r, struct wire_tuple *t)
 {
     tcp_req_get_tuple(r, t);

@@ -68,55 +68,59 @@ static void assert_even(const uint32_t *hash, size_t n)
         assert_true(hash[i] != 0); /* 0 means "none" to the table */
 }
 
-static void test_source_ports_alone_spread_evenly(void **state)
+/* TUPLES tuples from nth(0..), hashed under a key from seed, spread evenly. */
+static void assert_spread(uint64_t seed, struct wire_tuple (*nth)(uint32_t i))
 {
-    (void)state;
-    struct tcp_host *h = host_keyed(1);
+    struct tcp_host *h = host_keyed(seed);
     uint32_t *hash = malloc(TUPLES * sizeof *hash);
     assert_non_null(hash);
     for (uint32_t i = 0; i < TUPLES; i++) {
-        struct wire_tuple t = tuple_v4(0x0a000001, 0xc0a80001, 80, (uint16_t)i);
+        struct wire_tuple t = nth(i);
         hash[i] = tcp_tuple_hash(h, &t);
     }
     assert_even(hash, TUPLES);
     free(hash);
     free(h);
+}
+
+static struct wire_tuple by_source_port(uint32_t i)
+{
+    return tuple_v4(0x0a000001, 0xc0a80001, 80, (uint16_t)i);
+}
+
+static struct wire_tuple by_source_address(uint32_t i)
+{
+    return tuple_v4(0x0a000001, 0xc6120000 + i, 443, 40000);
+}
+
+static struct wire_tuple by_ipv6_low_bits(uint32_t i)
+{
+    struct wire_tuple t = {0};
+    t.src.b[0] = 0x20, t.src.b[1] = 0x01, t.src.b[15] = 1;
+    t.dst.b[0] = 0x20, t.dst.b[1] = 0x01, t.dst.b[14] = 9;
+    t.sport = 80;
+    t.dport = (uint16_t)(1024 + (i & 1023));
+    t.dst.b[15] = (uint8_t)(i >> 10);
+    t.dst.b[8] = (uint8_t)(i >> 13);
+    return t;
+}
+
+static void test_source_ports_alone_spread_evenly(void **state)
+{
+    (void)state;
+    assert_spread(1, by_source_port);
 }
 
 static void test_source_addresses_alone_spread_evenly(void **state)
 {
     (void)state;
-    struct tcp_host *h = host_keyed(2);
-    uint32_t *hash = malloc(TUPLES * sizeof *hash);
-    assert_non_null(hash);
-    for (uint32_t i = 0; i < TUPLES; i++) {
-        struct wire_tuple t = tuple_v4(0x0a000001, 0xc6120000 + i, 443, 40000);
-        hash[i] = tcp_tuple_hash(h, &t);
-    }
-    assert_even(hash, TUPLES);
-    free(hash);
-    free(h);
+    assert_spread(2, by_source_address);
 }
 
 static void test_ipv6_low_bits_spread_evenly(void **state)
 {
     (void)state;
-    struct tcp_host *h = host_keyed(3);
-    uint32_t *hash = malloc(TUPLES * sizeof *hash);
-    assert_non_null(hash);
-    struct wire_tuple t = {0};
-    t.src.b[0] = 0x20, t.src.b[1] = 0x01, t.src.b[15] = 1;
-    t.dst.b[0] = 0x20, t.dst.b[1] = 0x01, t.dst.b[14] = 9;
-    t.sport = 80;
-    for (uint32_t i = 0; i < TUPLES; i++) {
-        t.dport = (uint16_t)(1024 + (i & 1023));
-        t.dst.b[15] = (uint8_t)(i >> 10);
-        t.dst.b[8] = (uint8_t)(i >> 13);
-        hash[i] = tcp_tuple_hash(h, &t);
-    }
-    assert_even(hash, TUPLES);
-    free(hash);
-    free(h);
+    assert_spread(3, by_ipv6_low_bits);
 }
 
 /* Each of the 96 bits of an IPv4 tuple moves about half the hash's bits. */
