@@ -52,25 +52,39 @@ static void set_point(struct bench_results *r, const char *what, const char *ser
     bench_figure_set(f, peer, v);
 }
 
-/* ---- synack ---- */
-/* m lifecycles in SCALE_ROUNDS rounds; the rate is the fastest round's, so
- * that a slow spell of a shared machine (a virtual machine's neighbours)
- * does not land on one level and not the next. */
-static int sy_measure_lifecycles(struct sy_pair *p, uint64_t m, uint64_t gap, double *rate)
+/* m lifecycles (each: step(ctx, gap), a lifecycle then gap of virtual
+ * time) in SCALE_ROUNDS rounds; the rate is the fastest round's, so that a
+ * slow spell of a shared machine (a virtual machine's neighbours) does not
+ * land on one level and not the next. The same for every peer. */
+static int measure_lifecycles(int (*step)(void *ctx, uint64_t gap), void *ctx, uint64_t m, uint64_t gap,
+                              double *rate)
 {
     *rate = 0;
     for (int round = 0; round < SCALE_ROUNDS; round++) {
         struct bench_clock clk;
         bench_clock_start(&clk);
-        for (uint64_t i = 0; i < m / SCALE_ROUNDS; i++) {
-            if (sy_lifecycle(p) < 0)
+        for (uint64_t i = 0; i < m / SCALE_ROUNDS; i++)
+            if (step(ctx, gap) < 0)
                 return -1;
-            sy_advance(p, gap);
-        }
         double r = (double)(m / SCALE_ROUNDS) / bench_clock_cpu_s(&clk);
         *rate = r > *rate ? r : *rate;
     }
     return 0;
+}
+
+/* ---- synack ---- */
+static int sy_step(void *ctx, uint64_t gap)
+{
+    struct sy_pair *p = ctx;
+    if (sy_lifecycle(p) < 0)
+        return -1;
+    sy_advance(p, gap);
+    return 0;
+}
+
+static int sy_measure_lifecycles(struct sy_pair *p, uint64_t m, uint64_t gap, double *rate)
+{
+    return measure_lifecycles(sy_step, p, m, gap, rate);
 }
 
 static int sy_scale_est(const struct bench_opts *o, struct bench_results *r, uint64_t n, uint64_t m)
@@ -151,21 +165,18 @@ fail:
 }
 
 /* ---- lwIP ---- */
+static int lw_step(void *ctx, uint64_t gap)
+{
+    (void)ctx; /* lwIP's stack is global */
+    if (lw_lifecycle() < 0)
+        return -1;
+    lw_advance_us(gap);
+    return 0;
+}
+
 static int lw_measure_lifecycles(uint64_t m, uint64_t gap, double *rate)
 {
-    *rate = 0;
-    for (int round = 0; round < SCALE_ROUNDS; round++) {
-        struct bench_clock clk;
-        bench_clock_start(&clk);
-        for (uint64_t i = 0; i < m / SCALE_ROUNDS; i++) {
-            if (lw_lifecycle() < 0)
-                return -1;
-            lw_advance_us(gap);
-        }
-        double r = (double)(m / SCALE_ROUNDS) / bench_clock_cpu_s(&clk);
-        *rate = r > *rate ? r : *rate;
-    }
-    return 0;
+    return measure_lifecycles(lw_step, NULL, m, gap, rate);
 }
 
 static void lw_scale(const struct bench_opts *o, struct bench_results *r, uint64_t n, uint64_t m)

@@ -30,15 +30,20 @@ static struct bytebuf_ring **ring_link(struct bytebuf_ring *r)
     return (struct bytebuf_ring **)(void *)r->data;
 }
 
+/* The most recently cached ring of class k (there is one). */
+static struct bytebuf_ring *cache_pop(struct bytebuf_cache *cache, int k)
+{
+    struct bytebuf_ring *r = cache->head[k];
+    memcpy(&cache->head[k], ring_link(r), sizeof cache->head[k]);
+    cache->count[k]--;
+    return r;
+}
+
 static struct bytebuf_ring *ring_alloc(struct bytebuf_cache *cache, uint32_t cap)
 {
     int k = cache_class(cap);
-    if (cache && k >= 0 && cache->head[k]) {
-        struct bytebuf_ring *r = cache->head[k];
-        memcpy(&cache->head[k], ring_link(r), sizeof cache->head[k]);
-        cache->count[k]--;
-        return r;
-    }
+    if (cache && k >= 0 && cache->head[k])
+        return cache_pop(cache, k);
     return malloc(sizeof(struct bytebuf_ring) + cap);
 }
 
@@ -56,14 +61,9 @@ static void ring_release(struct bytebuf_cache *cache, struct bytebuf_ring *r)
 
 void bytebuf_cache_destroy(struct bytebuf_cache *cache)
 {
-    for (int k = 0; k < BYTEBUF_CACHE_CLASSES; k++) {
-        while (cache->head[k]) {
-            struct bytebuf_ring *r = cache->head[k];
-            memcpy(&cache->head[k], ring_link(r), sizeof cache->head[k]);
-            free(r);
-        }
-        cache->count[k] = 0;
-    }
+    for (int k = 0; k < BYTEBUF_CACHE_CLASSES; k++)
+        while (cache->head[k])
+            free(cache_pop(cache, k));
 }
 
 void bytebuf_free(struct bytebuf *b, struct bytebuf_cache *cache)
