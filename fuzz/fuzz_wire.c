@@ -1,7 +1,7 @@
 /* fuzz_wire: the codec (issue 9, DESIGN.md §5). Whatever wire_parse
  * accepts must rebuild with wire_build and parse back to the same segment,
  * and the rebuilt packet is a fixed point (building it again gives the same
- * bytes). The first input byte picks the parse flags and what else to
+ * bytes); wire_peek_syn agrees with it. The first input byte picks the parse flags and what else to
  * exercise; the rest is the packet (or the text).
  *
  *   byte 0, bits 0-1: WIRE_PARSE_NO_CHECKSUM, WIRE_PARSE_LENIENT
@@ -95,8 +95,13 @@ static uint8_t out1[WIRE_MAX_HEADER + 65536], out2[WIRE_MAX_HEADER + 65536];
 static void fuzz_packet(const uint8_t *pkt, size_t len, unsigned flags)
 {
     struct wire_seg seg;
+    struct wire_tuple peeked;
+    bool syn = wire_peek_syn(pkt, len, &peeked);
     if (wire_parse(pkt, len, flags, &seg) != WIRE_ERR_OK)
         return;
+    /* What the peek found is what the parse finds. */
+    if (syn)
+        CHECK(wire_tuple_eq(&peeked, &seg.tuple) && (seg.flags & (WIRE_SYN | WIRE_ACK)) == WIRE_SYN);
     CHECK(seg.ip_version == 4 || seg.ip_version == 6);
     CHECK(seg.payload_len <= len);
     CHECK(seg.payload_len == 0 || (seg.payload >= pkt && seg.payload + seg.payload_len <= pkt + len));

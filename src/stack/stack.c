@@ -134,6 +134,15 @@ void stack_free(struct stack *s)
 /* ---- driving ---- */
 void stack_input(struct stack *s, const uint8_t *pkt, size_t len, tcp_time_t now)
 {
+    /* A SYN's tuple is most likely new, and its table line cold: it is
+     * asked for before the checksums are verified, so that its trip to
+     * memory overlaps the parse. */
+    struct wire_tuple peeked;
+    uint32_t hash = 0;
+    if (wire_peek_syn(pkt, len, &peeked)) {
+        peeked = wire_tuple_reverse(&peeked);
+        hash = tcp_host_prefetch(&s->host, &peeked);
+    }
     struct wire_seg seg;
     enum wire_err err = wire_parse(pkt, len, 0, &seg);
     switch (err) {
@@ -156,7 +165,10 @@ void stack_input(struct stack *s, const uint8_t *pkt, size_t len, tcp_time_t now
             s->stats.InCsumErrors++;
         return;
     }
-    tcp_host_input(&s->host, &seg, now);
+    if (hash)
+        tcp_host_input_hashed(&s->host, &seg, hash, now);
+    else
+        tcp_host_input(&s->host, &seg, now);
     STACK_CHECK(s, "a segment");
 }
 
@@ -264,9 +276,17 @@ static int pick_ephemeral(struct stack *s, const struct wire_addr *local, const 
         if (s->bound_ports[p])
             continue;
         struct wire_tuple t = {.src = *local, .dst = remote->addr, .sport = p, .dport = remote->port};
-        if (remote->port && !tcp_host_tuple_free(&s->host, &t, now))
+        /* A port no connection holds is free with every peer (Linux: no
+         * bind bucket, no ehash check in __inet_hash_connect). */
+        if (remote->port && s->host.port_refs[p] && !tcp_host_tuple_free(&s->host, &t, now))
             continue;
         *port = p;
+        /* The next connect to this destination will check the next port
+         * first: its table line, cold at a million connections, is asked
+         * for now, a whole round trip before it is read. */
+        t.sport = (uint16_t)(lo + (offset + s->host.port_counter) % num);
+        if (remote->port && !s->bound_ports[t.sport] && s->host.port_refs[t.sport])
+            tcp_host_prefetch(&s->host, &t);
         return 0;
     }
     return -EADDRNOTAVAIL;

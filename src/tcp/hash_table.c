@@ -96,15 +96,27 @@ static inline uint32_t link_of(uint32_t ref, uint32_t hash, bool more)
     return ref << (HASH_TABLE_LINK_TAG_BITS + 1) | hash_table_link_tag(hash) << 1 | (uint32_t)more;
 }
 
-/* Fills slot i, keeping its filter bit (the chain's, not the entry's). */
+/* Fills slot i, keeping its filter counter (the chain's, not the entry's). */
 static inline void slot_set(struct hash_table_line *line, unsigned i, uint32_t ref, uint32_t hash)
 {
     line->tag[i] = (uint8_t)hash_table_tag_byte(hash);
-    line->slot[i] = (line->slot[i] & HASH_TABLE_FILTER_BIT) | ref | hash_table_tag_high(hash) << HASH_TABLE_REF_BITS;
+    line->slot[i] = (line->slot[i] & HASH_TABLE_FILTER_MASK) | ref | hash_table_tag_high(hash) << HASH_TABLE_REF_BITS;
+}
+
+/* An entry filed under `hash` joins (+1) or leaves (-1) the chain of
+ * `line`: its filter counter follows, unless stuck. */
+static inline void filter_count(struct hash_table_line *line, uint32_t hash, int d)
+{
+    uint32_t *slot = &line->slot[hash_table_filter_slot(hash)];
+    uint32_t n = hash_table_filter_count(*slot);
+    if (n == HASH_TABLE_FILTER_STUCK || (d < 0 && n == 0))
+        return;
+    n = d > 0 ? n + 1 : n - 1;
+    *slot = (*slot & ~HASH_TABLE_FILTER_MASK) | n << HASH_TABLE_FILTER_SHIFT;
 }
 
 /* Files `ref` in a free slot of `line`, or at the head of its overflow
- * chain, setting its bit of the chain filter (cleared first for a new
+ * chain, counting it in the chain filter (cleared first for a new
  * chain). */
 static void line_put(struct hash_table *t, struct hash_table_line *line, uint32_t ref, uint32_t hash)
 {
@@ -115,8 +127,8 @@ static void line_put(struct hash_table *t, struct hash_table_line *line, uint32_
     }
     if (line->overflow == 0)
         for (unsigned i = 0; i < HASH_TABLE_LINE_SLOTS; i++)
-            line->slot[i] &= ~HASH_TABLE_FILTER_BIT;
-    line->slot[hash_table_filter_slot(hash)] |= HASH_TABLE_FILTER_BIT;
+            line->slot[i] &= ~HASH_TABLE_FILTER_MASK;
+    filter_count(line, hash, +1);
     *t->next_of(t->ctx, ref) = line->overflow;
     line->overflow = link_of(ref, hash, line->overflow != 0);
 }
@@ -313,7 +325,9 @@ static void promote(struct hash_table *t, struct hash_table_line *line, unsigned
     uint32_t *next = t->next_of(t->ctx, ref);
     line->overflow = *next;
     *next = 0;
-    slot_set(line, i, ref, t->hash_of(t->ctx, ref));
+    uint32_t hash = t->hash_of(t->ctx, ref);
+    slot_set(line, i, ref, hash);
+    filter_count(line, hash, -1);
 }
 
 /* The slot of `line` that holds ref (filed under hash), or -1. */
@@ -322,7 +336,7 @@ static int slot_of(const struct hash_table_line *line, uint32_t ref, uint32_t ha
     uint32_t want = ref | hash_table_tag_high(hash) << HASH_TABLE_REF_BITS;
     for (uint32_t m = hash_table_line_match(line, hash_table_tag_byte(hash)); m != 0; m &= m - 1) {
         unsigned i = (unsigned)__builtin_ctz(m);
-        if ((line->slot[i] & ~HASH_TABLE_FILTER_BIT) == want)
+        if ((line->slot[i] & ~HASH_TABLE_FILTER_MASK) == want)
             return (int)i;
     }
     return -1;
@@ -351,7 +365,7 @@ bool hash_table_remove(struct hash_table *t, uint32_t ref, uint32_t hash)
     if (i >= 0) {
         line->tag[i] = 0;
         if (line->overflow != 0)
-            promote(t, line, (unsigned)i); /* the slot keeps its filter bit */
+            promote(t, line, (unsigned)i); /* the slot keeps its filter counter */
         else
             line->slot[i] = 0;
         t->count--;
@@ -365,6 +379,7 @@ bool hash_table_remove(struct hash_table *t, uint32_t ref, uint32_t hash)
     if (*link == 0 && before != NULL)
         *before &= ~UINT32_C(1); /* the predecessor is now last */
     *link = 0;
+    filter_count(line, hash, -1);
     t->count--;
     return true;
 }

@@ -12,19 +12,24 @@
  * at one bucket) and compares keys itself.
  *
  * A bucket is one 64-byte line of HASH_TABLE_LINE_SLOTS slots: each holds
- * a reference and 12 bits of its hash (a tag: a byte kept apart, 0 for an
- * empty slot, and 4 bits in the slot's spare top bits). A lookup compares
+ * a reference and 11 bits of its hash (a tag: a byte kept apart, 0 for an
+ * empty slot, and 3 bits in the slot's spare top bits). A lookup compares
  * the line's tag bytes at once and touches only entries whose tag matches,
  * so looking up an absent key (every SYN) and removing an entry read one
  * line, not the entries. Entries beyond a full line go to an overflow chain
  * threaded through the entries' links (a link holds a reference, 4 bits of
  * tag and "has a successor", so the last entry is not read); removing from
  * a slot pulls the chain's head into it, so a line with free slots has no
- * chain. A line with a chain keeps a 12-bit filter of the chain's entries,
- * one bit at the top of each slot (all full then): an absent key whose bit
- * is clear does not walk the chain. At HASH_TABLE_MAX_LOAD, about 1 line
- * in 7.5 has a chain, and an absent key reads 0.06 entries on average
- * (0.19 without the filter).
+ * chain. A line with a chain keeps a counting filter of the chain's
+ * entries: 12 two-bit counters, one at the top of each slot (all full
+ * then), of the chain's entries in each of 12 buckets of their hash; an
+ * absent key whose counter is 0 does not walk the chain. The counts are
+ * exact (a counter that reached 3 stays there until the chain empties), so
+ * entries passing through a chain, as short-lived connections do in a line
+ * of long-lived ones, leave no stale bits to walk for: at a million
+ * entries, a walk reads each chained entry from memory. At
+ * HASH_TABLE_MAX_LOAD, about 1 line in 7.5 has a chain, and an absent key
+ * reads 0.06 entries on average (0.19 without the filter).
  *
  * The line of a hash is fastrange(hash * HASH_TABLE_MIX, lines), the top
  * 32 bits of the 64-bit product with the line count (Lemire 2019), so any
@@ -81,12 +86,15 @@
 #define HASH_TABLE_REF_BITS 27
 #define HASH_TABLE_REF_MASK ((UINT32_C(1) << HASH_TABLE_REF_BITS) - 1)
 #define HASH_TABLE_LINK_TAG_BITS 4
-#define HASH_TABLE_TAG_HIGH_BITS 4
-#define HASH_TABLE_FILTER_BIT (UINT32_C(1) << 31) /* a slot's bit of the chain filter */
-_Static_assert(HASH_TABLE_REF_BITS + HASH_TABLE_TAG_HIGH_BITS == 31, "a slot: reference, tag, filter bit");
+#define HASH_TABLE_TAG_HIGH_BITS 3
+#define HASH_TABLE_FILTER_SHIFT 30 /* a slot's counter of the chain filter */
+#define HASH_TABLE_FILTER_MASK (UINT32_C(3) << HASH_TABLE_FILTER_SHIFT)
+#define HASH_TABLE_FILTER_STUCK 3u /* a counter that stays until the chain empties */
+_Static_assert(HASH_TABLE_REF_BITS + HASH_TABLE_TAG_HIGH_BITS == HASH_TABLE_FILTER_SHIFT,
+               "a slot: reference, tag, filter counter");
 
 /* A slot's tag: byte 1..255 from hash bits 1-8 (bit 0 is often forced),
- * and 4 more bits (9-12) kept above the reference. */
+ * and 3 more bits (9-11) kept above the reference. */
 static inline uint32_t hash_table_tag_byte(uint32_t hash)
 {
     uint32_t b = (hash >> 1) & 0xff;
@@ -101,11 +109,15 @@ static inline uint32_t hash_table_slot_tag_high(uint32_t slot)
     return (slot >> HASH_TABLE_REF_BITS) & ((1u << HASH_TABLE_TAG_HIGH_BITS) - 1);
 }
 
-/* The slot whose top bit is the chain filter's bit for `hash` (from hash
- * bits 13-20, scaled to 0..11). */
+/* The slot whose top bits count the chain's entries in the filter bucket
+ * of `hash` (from hash bits 13-20, scaled to 0..11). */
 static inline unsigned hash_table_filter_slot(uint32_t hash)
 {
     return (unsigned)((((hash >> 13) & 0xff) * HASH_TABLE_LINE_SLOTS) >> 8);
+}
+static inline uint32_t hash_table_filter_count(uint32_t slot)
+{
+    return slot >> HASH_TABLE_FILTER_SHIFT;
 }
 
 /* An overflow link: reference << 5 | tag << 1 | "the entry has a successor". */
@@ -122,11 +134,11 @@ static inline uint32_t hash_table_link_tag(uint32_t hash)
 typedef uint32_t *(*hash_table_next_fn)(void *ctx, uint32_t ref);
 typedef uint32_t (*hash_table_hash_fn)(void *ctx, uint32_t ref);
 
-/* One bucket: slot i is empty (and 0) when tag[i] is 0, otherwise it holds
- * slot[i] = reference | hash_table_tag_high << HASH_TABLE_REF_BITS, and,
- * while the line has a chain, the filter bit: set if an entry of the chain
- * (or one that was in it since it last emptied) has hash_table_filter_slot
- * i. */
+/* One bucket: slot i is empty (and 0 but for its counter) when tag[i] is
+ * 0, otherwise it holds slot[i] = reference | hash_table_tag_high <<
+ * HASH_TABLE_REF_BITS, and, while the line has a chain, the filter's
+ * counter i: how many entries of the chain have hash_table_filter_slot i
+ * (HASH_TABLE_FILTER_STUCK: at least that many, since it got there). */
 struct hash_table_line {
     _Alignas(64) uint8_t tag[HASH_TABLE_LINE_SLOTS];
     uint32_t overflow; /* link to the first entry beyond the slots; 0: none */
@@ -270,7 +282,7 @@ static inline bool hash_table_seek(const struct hash_table *t, uint32_t hash, st
     c->line = line;
     c->match = hash_table_line_match(line, hash_table_tag_byte(hash));
     c->link = line->overflow;
-    if (c->link != 0 && !(line->slot[hash_table_filter_slot(hash)] & HASH_TABLE_FILTER_BIT))
+    if (c->link != 0 && hash_table_filter_count(line->slot[hash_table_filter_slot(hash)]) == 0)
         c->link = 0;
     return (c->match | c->link) != 0;
 }

@@ -265,6 +265,13 @@ struct tcp_ts_cached {
     uint32_t laddr, raddr, offset;
     bool valid;
 };
+/* The RFC 6056 offset of the last destination connected to. */
+struct tcp_port_offset_cached {
+    struct wire_addr local;
+    struct wire_endpoint remote;
+    uint32_t offset;
+    bool valid;
+};
 
 struct tcp_host {
     const struct tcp_config *cfg;
@@ -273,6 +280,7 @@ struct tcp_host {
     uint8_t isn_key[16], port_key[16], cookie_key[2][16], ts_key[16];
     uint64_t table_key[4];
     struct tcp_ts_cached ts_cache[TCP_TS_CACHE_SLOTS]; /* TSval offsets of recent IPv4 address pairs */
+    struct tcp_port_offset_cached port_offset_cache;
     struct hash_table table; /* every entry by 4-tuple (references) */
     struct timer_wheel timers; /* control blocks' timers */
     struct pool conn_pool, req_pool[2]; /* [v6] */
@@ -309,6 +317,9 @@ int tcp_host_init(struct tcp_host *h, const struct tcp_config *cfg, struct tcp_c
 void tcp_host_destroy(struct tcp_host *h);
 /* A parsed segment for this host (tuple.src is the remote end). */
 void tcp_host_input(struct tcp_host *h, const struct wire_seg *seg, tcp_time_t now);
+/* The same with the hash of the segment's local-view tuple (from
+ * tcp_host_prefetch, asked for before the segment was parsed). */
+void tcp_host_input_hashed(struct tcp_host *h, const struct wire_seg *seg, uint32_t hash, tcp_time_t now);
 void tcp_host_tick(struct tcp_host *h, tcp_time_t now);
 tcp_time_t tcp_host_next_timer(const struct tcp_host *h);
 /* Frees orphans that reached CLOSED during the call (and resets control
@@ -339,9 +350,13 @@ size_t tcp_host_table_bytes(const struct tcp_host *h);
 bool tcp_host_tuple_free(const struct tcp_host *h, const struct wire_tuple *t, tcp_time_t now);
 struct tcp_listener *tcp_host_find_listener(const struct tcp_host *h, const struct wire_addr *a,
                                             uint16_t port);
-/* RFC 6056 Algorithm 3 offset for a destination. */
-uint32_t tcp_port_offset(const struct tcp_host *h, const struct wire_addr *local,
-                         const struct wire_endpoint *remote);
+/* RFC 6056 Algorithm 3 offset for a destination (the last one's is
+ * cached: a client connecting again and again hashes once). */
+uint32_t tcp_port_offset(struct tcp_host *h, const struct wire_addr *local, const struct wire_endpoint *remote);
+/* Asks the CPU for the table line of a local-view tuple, to be looked up
+ * soon (a cold line costs a trip to memory at a million entries); returns
+ * the tuple's hash. */
+uint32_t tcp_host_prefetch(const struct tcp_host *h, const struct wire_tuple *local_view);
 
 /* ---- listener ---- */
 struct tcp_listener *tcp_listen(struct tcp_host *h, int sd, const struct wire_endpoint *local,

@@ -263,16 +263,20 @@ uint32_t tcp_ts_offset(const struct tcp_host *h, const struct wire_tuple *local_
 }
 
 /* RFC 6056 §3.3.3 (Algorithm 3): offset = F(local IP, remote IP, remote port, secret). */
-uint32_t tcp_port_offset(const struct tcp_host *h, const struct wire_addr *local,
-                         const struct wire_endpoint *remote)
+uint32_t tcp_port_offset(struct tcp_host *h, const struct wire_addr *local, const struct wire_endpoint *remote)
 {
+    struct tcp_port_offset_cached *c = &h->port_offset_cache;
+    if (c->valid && c->remote.port == remote->port && wire_addr_eq(&c->local, local) &&
+        wire_addr_eq(&c->remote.addr, &remote->addr))
+        return c->offset;
     size_t a = wire_addr_is_v4(local) && wire_addr_is_v4(&remote->addr) ? 4 : 16;
     uint8_t b[34];
     memcpy(b, local->b + 16 - a, a);
     memcpy(b + a, remote->addr.b + 16 - a, a);
     b[2 * a] = (uint8_t)(remote->port >> 8);
     b[2 * a + 1] = (uint8_t)remote->port;
-    return (uint32_t)tcp_siphash24(h->port_key, b, 2 * a + 2);
+    *c = (struct tcp_port_offset_cached){*local, *remote, (uint32_t)tcp_siphash24(h->port_key, b, 2 * a + 2), true};
+    return c->offset;
 }
 
 /* ---- table ---- */
@@ -597,9 +601,22 @@ bool tcp_challenge_ack_allowed(struct tcp_host *h, tcp_time_t now)
  * half-open entry, then listener, else a reset. ---- */
 void tcp_host_input(struct tcp_host *h, const struct wire_seg *seg, tcp_time_t now)
 {
+    struct wire_tuple local = wire_tuple_reverse(&seg->tuple);
+    tcp_host_input_hashed(h, seg, tcp_tuple_hash(h, &local), now);
+}
+
+uint32_t tcp_host_prefetch(const struct tcp_host *h, const struct wire_tuple *local_view)
+{
+    uint32_t hash = tcp_tuple_hash(h, local_view);
+    hash_table_prefetch(&h->table, hash);
+    return hash;
+}
+
+void tcp_host_input_hashed(struct tcp_host *h, const struct wire_seg *seg, uint32_t hash, tcp_time_t now)
+{
     h->stats->InSegs++;
     struct wire_tuple local = wire_tuple_reverse(&seg->tuple);
-    uint32_t ref = tcp_host_lookup(h, &local, tcp_tuple_hash(h, &local));
+    uint32_t ref = tcp_host_lookup(h, &local, hash);
     if (ref) {
         switch (ref_kind(ref)) {
         case TCP_ENTRY_CONN:

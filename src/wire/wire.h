@@ -222,6 +222,13 @@ enum {
  * headers reject). */
 enum wire_err wire_parse(const uint8_t *pkt, size_t len, unsigned flags, struct wire_seg *out);
 
+/* True for what looks like a connection request (SYN without ACK) in an
+ * IPv4 packet, or an IPv6 packet whose next header is TCP, with its
+ * 4-tuple; read without any check but the lengths, to find its table line
+ * (the one most likely cold) before parsing. Whenever wire_parse accepts
+ * the packet, its tuple is this one. */
+bool wire_peek_syn(const uint8_t *pkt, size_t len, struct wire_tuple *t);
+
 /* Parses only the TCP header + options at tcp[0..len); addresses are taken
  * from *out->tuple (already filled) for the checksum unless
  * WIRE_PARSE_NO_CHECKSUM. */

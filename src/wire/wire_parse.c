@@ -281,6 +281,29 @@ static enum wire_err parse_ipv6(const uint8_t *pkt, size_t len, unsigned flags,
     return parse_tcp(pkt + off, end - off, flags, pseudo_addrs, out);
 }
 
+bool wire_peek_syn(const uint8_t *pkt, size_t len, struct wire_tuple *t)
+{
+    size_t tcp;
+    if (len >= 20 && pkt[0] >> 4 == 4)
+        tcp = (size_t)(pkt[0] & 0x0f) * 4;
+    else if (len >= 40 && pkt[0] >> 4 == 6 && pkt[6] == IPV6_TCP)
+        tcp = 40;
+    else
+        return false;
+    if (tcp < 20 || tcp + 14 > len || (pkt[tcp + 13] & (WIRE_SYN | WIRE_ACK)) != WIRE_SYN)
+        return false;
+    if (tcp == 40 && pkt[0] >> 4 == 6) {
+        t->src = wire_addr_v6(pkt + 8);
+        t->dst = wire_addr_v6(pkt + 24);
+    } else {
+        addr_v4_copy(&t->src, pkt + 12);
+        addr_v4_copy(&t->dst, pkt + 16);
+    }
+    t->sport = load16(pkt + tcp);
+    t->dport = load16(pkt + tcp + 2);
+    return true;
+}
+
 enum wire_err wire_parse(const uint8_t *pkt, size_t len, unsigned flags, struct wire_seg *out)
 {
     if (len == 0)

@@ -140,15 +140,22 @@ static void check_line(const struct hash_table_line *line, void *arg)
     }
     if (line->overflow != 0)
         assert_int_equal(slots_used(line), HASH_TABLE_LINE_SLOTS);
+    uint32_t in_bucket[HASH_TABLE_LINE_SLOTS] = {0};
     for (uint32_t link = line->overflow; link != 0;) {
         uint32_t ref = hash_table_link_ref(link), next = lc->e[ref - 1].next;
         assert_int_equal((link >> 1) & 0xf, hash_table_link_tag(lc->e[ref - 1].hash));
         assert_int_equal(link & 1, next != 0);
-        /* The chain filter has the entry's bit. */
-        assert_true(line->slot[hash_table_filter_slot(lc->e[ref - 1].hash)] & HASH_TABLE_FILTER_BIT);
+        in_bucket[hash_table_filter_slot(lc->e[ref - 1].hash)]++;
         assert_ptr_equal(hash_table_line_of(lc->t, lc->e[ref - 1].hash), line);
         lc->total++;
         link = next;
+    }
+    /* The chain filter counts the chain's entries of each bucket exactly,
+     * or is stuck at its top. */
+    for (unsigned k = 0; line->overflow != 0 && k < HASH_TABLE_LINE_SLOTS; k++) {
+        uint32_t n = hash_table_filter_count(line->slot[k]);
+        if (n != HASH_TABLE_FILTER_STUCK)
+            assert_int_equal(n, in_bucket[k]);
     }
 }
 
@@ -355,7 +362,7 @@ static uint32_t line_neighbour(uint32_t h, uint32_t i)
     return ((h * HASH_TABLE_MIX) ^ (i + 1)) * mix_inverse();
 }
 
-/* A hash of h's line whose tag byte is `byte` and whose 5 high tag bits
+/* A hash of h's line whose tag byte is `byte` and whose high tag bits
  * are `high` (hash bits 1-13 are the low bits of the mixed value). */
 static uint32_t line_neighbour_tagged(uint32_t h, uint32_t byte, uint32_t high)
 {
@@ -457,9 +464,9 @@ static void test_line_match(void **state)
 }
 
 /* A line fills its 12 slots before it chains; looking up an absent key in
- * a line with free slots reads no entry; tags are 12 bits in the slots;
- * an absent key walks the chain only if its filter bit is set, and then
- * does not read the last entry. */
+ * a line with free slots reads no entry; tags are 11 bits in the slots;
+ * an absent key walks the chain only if its filter counter is not 0, and
+ * then does not read the last entry. */
 static void test_full_line_overflows(void **state)
 {
     (void)state;
@@ -469,14 +476,18 @@ static void test_full_line_overflows(void **state)
     struct hash_table t;
     init(&t, 64, e); /* 8 lines: no growth below 72 entries */
     const struct hash_table_line *line = hash_table_line_of(&t, h);
-    /* Entries with h's tag byte but other high bits: never candidates. */
+    /* Entries with h's tag byte but other high bits, then with another
+     * tag byte: never candidates. */
+    const uint32_t highs = 1u << HASH_TABLE_TAG_HIGH_BITS, byte = hash_table_tag_byte(h);
     for (uint32_t i = 0; i < HASH_TABLE_LINE_SLOTS - 1; i++)
-        put(&t, e, i, line_neighbour_tagged(h, hash_table_tag_byte(h), (hash_table_tag_high(h) + 1 + i) % 16));
+        put(&t, e, i,
+            i < highs - 1 ? line_neighbour_tagged(h, byte, (hash_table_tag_high(h) + 1 + i) % highs)
+                          : line_neighbour_tagged(h, byte % 255 + 1, i % highs));
     size_t links;
     assert_int_equal(candidates(&t, h, &links), 0);
     assert_int_equal(links, 0);
     assert_int_equal(line->overflow, 0);
-    /* An entry with the very same 13-bit tag is a candidate (the caller
+    /* An entry with the very same 11-bit tag is a candidate (the caller
      * compares keys). */
     uint32_t twin = line_neighbour_tagged(h, hash_table_tag_byte(h), hash_table_tag_high(h));
     put(&t, e, HASH_TABLE_LINE_SLOTS - 1, twin);
@@ -489,12 +500,12 @@ static void test_full_line_overflows(void **state)
     assert_int_equal(hash_table_link_ref(line->overflow), N);
     int unused = 0;
     assert_int_equal(chain_length(e, line->overflow, 0, &unused), N - HASH_TABLE_LINE_SLOTS);
-    /* Absent keys: one whose filter bit is clear reads no link; one whose
-     * bit is set walks the chain, but does not read its last link. */
+    /* Absent keys: one whose filter counter is 0 reads no link; one whose
+     * counter is not walks the chain, but does not read its last link. */
     uint32_t clear = 0, set = 0;
     for (uint32_t i = 5000; clear == 0 || set == 0; i++) {
         uint32_t x = line_neighbour(h, i);
-        if (line->slot[hash_table_filter_slot(x)] & HASH_TABLE_FILTER_BIT)
+        if (hash_table_filter_count(line->slot[hash_table_filter_slot(x)]) != 0)
             set = set ? set : x;
         else
             clear = clear ? clear : x;
@@ -508,6 +519,56 @@ static void test_full_line_overflows(void **state)
     for (uint32_t i = 0; i < N; i++)
         assert_int_equal(times_found(&t, e, i), 1);
     hash_table_free(&t);
+}
+
+/* Entries passing through the chain of a line of long-lived ones (as
+ * short-lived connections do) leave its filter as it was: however many
+ * passed, only the buckets of the chain's entries are counted, and an
+ * absent key of another bucket reads no link. Each pass also takes a
+ * long-lived entry out of a slot and puts it back (into the chain: the
+ * head moves into the slot). One filter bit a bucket, set and never
+ * cleared, would have them all set after a few dozen passes. */
+static void test_filter_forgets_entries_that_left(void **state)
+{
+    (void)state;
+    enum { HELD = HASH_TABLE_LINE_SLOTS + 3, PASSING = 3000 };
+    struct entry *e = calloc(HELD + PASSING, sizeof *e);
+    assert_non_null(e);
+    const uint32_t h = UINT32_C(0x2468ace1);
+    struct hash_table t;
+    init(&t, 64, e); /* 8 lines: no growth below 72 entries */
+    for (uint32_t i = 0; i < HELD; i++)
+        put(&t, e, i, line_neighbour(h, i));
+    const struct hash_table_line *line = hash_table_line_of(&t, h);
+    for (uint32_t p = 0; p < PASSING; p++) {
+        uint32_t i = HELD + p, held = p % HELD;
+        put(&t, e, i, line_neighbour(h, 1000 + p));
+        del(&t, e, held);
+        put(&t, e, held, e[held].hash);
+        del(&t, e, i);
+        if (p % 500 == 0)
+            check_lines(&t, e);
+    }
+    check_lines(&t, e);
+    int unused = 0;
+    size_t chained = chain_length(e, line->overflow, 0, &unused), counted = 0;
+    assert_int_equal(chained, HELD - HASH_TABLE_LINE_SLOTS);
+    for (unsigned k = 0; k < HASH_TABLE_LINE_SLOTS; k++)
+        counted += hash_table_filter_count(line->slot[k]) != 0;
+    assert_true(counted <= chained);
+    size_t skipped = 0;
+    for (uint32_t k = 0; k < 200; k++) {
+        uint32_t x = line_neighbour(h, 100000 + k);
+        size_t links;
+        candidates(&t, x, &links); /* tag twins may be candidates; keys tell */
+        if (hash_table_filter_count(line->slot[hash_table_filter_slot(x)]) == 0) {
+            assert_int_equal(links, 0);
+            skipped++;
+        }
+    }
+    assert_true(skipped >= 200 / 2);
+    hash_table_free(&t);
+    free(e);
 }
 
 /* Removal from the slots pulls the chain's head in; removal from the chain
@@ -920,6 +981,7 @@ int main(void)
         cmocka_unit_test(test_line_match),
         cmocka_unit_test(test_full_line_overflows),
         cmocka_unit_test(test_remove_from_line_and_chain),
+        cmocka_unit_test(test_filter_forgets_entries_that_left),
         cmocka_unit_test(test_walk_removing_overflowed_lines),
         cmocka_unit_test(test_growth_with_overflow),
         cmocka_unit_test(test_weak_hashes_spread),

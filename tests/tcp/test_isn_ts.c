@@ -90,6 +90,32 @@ static void test_ts_offsets_differ_by_pair_and_survive_the_cache(void **state)
     free(off);
 }
 
+/* RFC 6056 Algorithm 3's offset depends on the local address, the remote
+ * address and the remote port, and the last one's cache never answers for
+ * another destination. */
+static void test_port_offset_per_destination_and_cached(void **state)
+{
+    struct fixture *f = *state;
+    struct wire_addr local = wire_addr_v4(0x0a000001), other = wire_addr_v4(0x0a000002);
+    struct wire_endpoint dest[4] = {{wire_addr_v4(0xc0a80001), 80}, {wire_addr_v4(0xc0a80001), 81},
+                                    {wire_addr_v4(0xc0a80002), 80}, {wire_addr_v4(0xc0a80001), 80}};
+    uint32_t first[4];
+    for (int i = 0; i < 4; i++)
+        first[i] = tcp_port_offset(&f->h, &local, &dest[i]);
+    assert_int_equal(first[0], first[3]);
+    assert_int_not_equal(first[0], first[1]);
+    assert_int_not_equal(first[0], first[2]);
+    assert_int_not_equal(tcp_port_offset(&f->h, &other, &dest[0]), first[0]);
+    for (int i = 3; i >= 0; i--) { /* again, in another order, and twice in a row */
+        assert_int_equal(tcp_port_offset(&f->h, &local, &dest[i]), first[i]);
+        assert_int_equal(tcp_port_offset(&f->h, &local, &dest[i]), first[i]);
+    }
+    struct wire_addr v6;
+    assert_true(wire_addr_parse("fd00::1", &v6));
+    struct wire_endpoint dest6 = {v6, 80};
+    assert_int_not_equal(tcp_port_offset(&f->h, &local, &dest6), first[0]);
+}
+
 static void test_ipv6_pairs_have_offsets_too(void **state)
 {
     struct fixture *f = *state;
@@ -130,6 +156,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ts_offset_is_per_address_pair, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ts_offsets_differ_by_pair_and_survive_the_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ipv6_pairs_have_offsets_too, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_port_offset_per_destination_and_cached, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_offset_without_timestamps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_isn_follows_the_clock_and_the_ports, setup, teardown),
     };

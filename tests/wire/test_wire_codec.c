@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "wire/wire.h"
@@ -427,6 +428,53 @@ static void test_ipv6_extension_headers(void **state)
     assert_int_equal(s.tuple.sport, 0xe878);
 }
 
+/* wire_peek_syn: a SYN's tuple, as wire_parse finds it, from IPv4 (with or
+ * without options) and IPv6 without extension headers; nothing else, and
+ * nothing past the length. */
+static void peek_agrees(const uint8_t *pkt, size_t len, bool syn)
+{
+    struct wire_tuple t;
+    struct wire_seg s;
+    assert_int_equal(wire_peek_syn(pkt, len, &t), syn);
+    assert_int_equal(wire_parse(pkt, len, 0, &s), WIRE_ERR_OK);
+    if (syn)
+        assert_true(wire_tuple_eq(&t, &s.tuple));
+    for (size_t n = 0; n < len; n++) { /* every truncation: no SYN past the flags */
+        uint8_t *copy = malloc(n ? n : 1);
+        memcpy(copy, pkt, n);
+        bool got = wire_peek_syn(copy, n, &t);
+        free(copy);
+        if (got)
+            assert_true(syn && wire_tuple_eq(&t, &s.tuple));
+    }
+}
+
+static void test_peek_syn(void **state)
+{
+    (void)state;
+    peek_agrees(linux_v4_syn, linux_v4_syn_len, true);
+    peek_agrees(linux_v6_syn, linux_v6_syn_len, true);
+    peek_agrees(linux_v4_synack, linux_v4_synack_len, false);
+    peek_agrees(linux_v6_synack, linux_v6_synack_len, false);
+    peek_agrees(linux_v4_data, linux_v4_data_len, false);
+    uint8_t buf[128];
+    buf[0] = 0x46; /* IHL 6 */
+    memcpy(buf + 1, linux_v4_syn + 1, 19);
+    memcpy(buf + 20, (const uint8_t[4]){1, 1, 1, 0}, 4);
+    memcpy(buf + 24, linux_v4_syn + 20, 40);
+    buf[3] = 64;
+    fix_checksums(buf, 64);
+    peek_agrees(buf, 64, true);
+    /* IPv6 with a destination options header: not peeked. */
+    memcpy(buf, linux_v6_syn, 40);
+    memcpy(buf + 40, (const uint8_t[8]){6, 0, 1, 4, 0, 0, 0, 0}, 8);
+    memcpy(buf + 48, linux_v6_syn + 40, 40);
+    buf[5] = 48;
+    buf[6] = 60;
+    struct wire_tuple t;
+    assert_false(wire_peek_syn(buf, 88, &t));
+}
+
 /* wire_parse_tcp on its own, with the tuple's addresses given. */
 static void test_parse_tcp_alone(void **state)
 {
@@ -517,6 +565,7 @@ int main(void)
         cmocka_unit_test(test_ipv4_options_skipped),
         cmocka_unit_test(test_ipv6_extension_headers),
         cmocka_unit_test(test_parse_tcp_alone),
+        cmocka_unit_test(test_peek_syn),
         cmocka_unit_test(test_round_trip_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
