@@ -264,6 +264,12 @@ static bool bind_conflict(struct stack *s, const struct stack_sock *me, const st
     return false;
 }
 
+/* RFC 6056 §3.3.3: the port tried at a counter value, for a destination's offset. */
+static uint16_t ephemeral_candidate(uint32_t lo, uint32_t num, uint32_t offset, uint32_t counter)
+{
+    return (uint16_t)(lo + (offset + counter) % num);
+}
+
 /* RFC 6056 §3.3.3 Algorithm 3: a keyed per-destination offset and a shared
  * counter; the first port free for this 4-tuple wins. */
 static int pick_ephemeral(struct stack *s, const struct wire_addr *local, const struct wire_endpoint *remote,
@@ -272,19 +278,21 @@ static int pick_ephemeral(struct stack *s, const struct wire_addr *local, const 
     uint32_t lo = s->cfg.ephemeral_lo, num = (uint32_t)s->cfg.ephemeral_hi - lo + 1;
     uint32_t offset = tcp_port_offset(&s->host, local, remote);
     for (uint32_t i = 0; i < num; i++) {
-        uint16_t p = (uint16_t)(lo + (offset + s->host.port_counter++) % num);
+        uint16_t p = ephemeral_candidate(lo, num, offset, s->host.port_counter++);
         if (s->bound_ports[p])
             continue;
         struct wire_tuple t = {.src = *local, .dst = remote->addr, .sport = p, .dport = remote->port};
-        /* A port no connection holds is free with every peer (Linux: no
-         * bind bucket, no ehash check in __inet_hash_connect). */
+        /* A port no connection or TIME-WAIT entry holds is free with every
+         * peer (Linux: no bind bucket, no ehash check in
+         * __inet_hash_connect); half-open entries hold listeners' ports,
+         * which bound_ports has skipped. */
         if (remote->port && s->host.port_refs[p] && !tcp_host_tuple_free(&s->host, &t, now))
             continue;
         *port = p;
         /* The next connect to this destination will check the next port
          * first: its table line, cold at a million connections, is asked
          * for now, a whole round trip before it is read. */
-        t.sport = (uint16_t)(lo + (offset + s->host.port_counter) % num);
+        t.sport = ephemeral_candidate(lo, num, offset, s->host.port_counter);
         if (remote->port && !s->bound_ports[t.sport] && s->host.port_refs[t.sport])
             tcp_host_prefetch(&s->host, &t);
         return 0;

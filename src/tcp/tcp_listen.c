@@ -460,11 +460,10 @@ static void req_timer(struct tcp_host *h, uint32_t ref, struct tcp_req *r, tcp_t
     req_arm(h, ref, r, now + synack_timeout(h, r->retries));
 }
 
-/* The full connection that the final ACK of a passive open creates, from
- * a half-open entry or a cookie's reconstruction of one (from_cookie: no
- * round-trip sample). Queued for accept(). */
-/* The established child of a half-open entry: of r, which it replaces in
- * the table (req_ref), or of a cookie's decoding (req_ref 0: inserted). */
+/* The full connection that the final ACK of a passive open creates, queued
+ * for accept(): from the half-open entry r, whose place in the table it
+ * takes (req_ref), or from a cookie's reconstruction of one (req_ref 0:
+ * inserted; no round-trip sample). */
 static struct tcp_conn *child_conn(struct tcp_host *h, const struct tcp_req *r, uint32_t req_ref,
                                    const struct wire_tuple *t, const struct wire_seg *seg, tcp_time_t now)
 {

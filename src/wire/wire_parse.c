@@ -283,16 +283,13 @@ static enum wire_err parse_ipv6(const uint8_t *pkt, size_t len, unsigned flags,
 
 bool wire_peek_syn(const uint8_t *pkt, size_t len, struct wire_tuple *t)
 {
-    size_t tcp;
-    if (len >= 20 && pkt[0] >> 4 == 4)
-        tcp = (size_t)(pkt[0] & 0x0f) * 4;
-    else if (len >= 40 && pkt[0] >> 4 == 6 && pkt[6] == IPV6_TCP)
-        tcp = 40;
-    else
+    bool v4 = len >= 20 && pkt[0] >> 4 == 4, v6 = len >= 40 && pkt[0] >> 4 == 6 && pkt[6] == IPV6_TCP;
+    if (!v4 && !v6)
         return false;
+    size_t tcp = v4 ? (size_t)(pkt[0] & 0x0f) * 4 : 40; /* IHL; no IPv6 extension header */
     if (tcp < 20 || tcp + 14 > len || (pkt[tcp + 13] & (WIRE_SYN | WIRE_ACK)) != WIRE_SYN)
         return false;
-    if (tcp == 40 && pkt[0] >> 4 == 6) {
+    if (v6) {
         t->src = wire_addr_v6(pkt + 8);
         t->dst = wire_addr_v6(pkt + 24);
     } else {
