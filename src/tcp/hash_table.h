@@ -217,16 +217,18 @@ static inline size_t hash_table_fastrange(uint32_t mixed, size_t lines)
 }
 
 /* The line that holds (or will hold) `hash`: in the grown array if its
- * old line is moved. Array 1 is array 0 when not growing, so both
- * addresses can always be computed (as integers: a moved line's segment is
- * gone), and the compiler may pick one without a branch. */
+ * old line is moved. Mid-growth both addresses are computed (as integers:
+ * a moved line's segment is gone) and one is picked without a branch. */
 static inline struct hash_table_line *hash_table_line_of(const struct hash_table *t, uint32_t hash)
 {
     uint32_t mixed = hash * HASH_TABLE_MIX;
-    size_t i = hash_table_fastrange(mixed, t->lines), j = hash_table_fastrange(mixed, t->new_lines);
-    uintptr_t old = hash_table_line_addr(t, 0, i), grown = hash_table_line_addr(t, 1, j);
-    /* Without a branch: mid-growth, which array a hash lands in is random,
-     * and the table grows most of the time. */
+    size_t i = hash_table_fastrange(mixed, t->lines);
+    uintptr_t old = hash_table_line_addr(t, 0, i);
+    if (t->new_lines == t->lines) /* not growing: a branch that rarely changes */
+        return (struct hash_table_line *)old;
+    size_t j = hash_table_fastrange(mixed, t->new_lines);
+    uintptr_t grown = hash_table_line_addr(t, 1, j);
+    /* Without a branch: which array a hash lands in is random. */
     uintptr_t moved = (uintptr_t)0 - (uintptr_t)(i < t->rehash_index);
     return (struct hash_table_line *)((grown & moved) | (old & ~moved));
 }

@@ -54,6 +54,15 @@ static inline void tcp_tuple4_unpack(struct wire_tuple *t, const struct tcp_tupl
     t->dport = p->rport;
 }
 
+/* tcp_tuple_pack of an IPv4 tuple, inline: every lookup packs its key. */
+static inline void tcp_tuple4_pack(struct tcp_tuple4 *p, const struct wire_tuple *t)
+{
+    memcpy(p->laddr, t->src.b + 12, 4);
+    memcpy(p->raddr, t->dst.b + 12, 4);
+    p->lport = t->sport;
+    p->rport = t->dport;
+}
+
 /* The head of a full control block in the 4-tuple table. Its tuple (local
  * end first) is kept compact for IPv4; an IPv6 tuple lives in the host's
  * tuple6_pool (tcp_entry_tuple reads either). */
@@ -298,6 +307,14 @@ struct tcp_host {
     uint32_t *port_refs; /* connections and TIME-WAIT entries per local port (bind conflicts) */
     uint32_t graveyard; /* orphans to free at the end of the call (references) */
     uint32_t port_counter;      /* RFC 6056 Algorithm 3 "next_ephemeral" */
+    /* The table hash of the tuple in hand (a segment's, or an expiring
+     * TIME-WAIT entry's), so the table changes it causes need not hash it
+     * again: it holds for the tuple at `hash_memo_tuple` (that very object)
+     * and for the entry `hash_memo_ref` (0: none). Set and cleared within
+     * one call. */
+    const struct wire_tuple *hash_memo_tuple;
+    uint32_t hash_memo_ref, hash_memo;
+    uint32_t tw_head_hashed[2], tw_head_hash[2]; /* [v6]: the ring head whose hash is kept (0: none), and it */
     bool tw_isn_valid;          /* a SYN reopening a TIME-WAIT tuple: its ISS */
     uint32_t tw_isn;
     /* A duplicate just received: the ACK it gets reports it as a D-SACK

@@ -200,10 +200,7 @@ void tcp_tuple_pack(void *dst, const struct wire_tuple *t, bool v6)
         return;
     }
     struct tcp_tuple4 p;
-    memcpy(p.laddr, t->src.b + 12, 4);
-    memcpy(p.raddr, t->dst.b + 12, 4);
-    p.lport = t->sport;
-    p.rport = t->dport;
+    tcp_tuple4_pack(&p, t);
     memcpy(dst, &p, sizeof p);
 }
 
@@ -296,9 +293,27 @@ static void table_count(struct tcp_host *h, uint32_t ref, uint16_t sport, int d)
     h->port_refs[sport] += (uint32_t)(kind != TCP_ENTRY_REQ ? d : 0);
 }
 
+/* The hash of t, the tuple of entry ref (or of the entry to be filed as
+ * ref): from the memo when it covers either, and the memo follows ref. */
+static uint32_t entry_tuple_hash(struct tcp_host *h, uint32_t ref, const struct wire_tuple *t)
+{
+    if (t == h->hash_memo_tuple || (ref && ref == h->hash_memo_ref)) {
+        h->hash_memo_ref = ref;
+        return h->hash_memo;
+    }
+    return tcp_tuple_hash(h, t);
+}
+
+static void hash_memo_set(struct tcp_host *h, const struct wire_tuple *t, uint32_t ref, uint32_t hash)
+{
+    h->hash_memo_tuple = t;
+    h->hash_memo_ref = ref;
+    h->hash_memo = hash;
+}
+
 int tcp_table_insert(struct tcp_host *h, uint32_t ref, const struct wire_tuple *t)
 {
-    if (hash_table_insert(&h->table, ref, tcp_tuple_hash(h, t)) < 0)
+    if (hash_table_insert(&h->table, ref, entry_tuple_hash(h, ref, t)) < 0)
         return -ENOMEM;
     table_count(h, ref, t->sport, 1);
     return 0;
@@ -306,13 +321,19 @@ int tcp_table_insert(struct tcp_host *h, uint32_t ref, const struct wire_tuple *
 
 void tcp_table_remove(struct tcp_host *h, uint32_t ref, const struct wire_tuple *t)
 {
-    if (hash_table_remove(&h->table, ref, tcp_tuple_hash(h, t)))
+    uint32_t hash = entry_tuple_hash(h, ref, t);
+    if (ref == h->hash_memo_ref)
+        h->hash_memo_ref = 0; /* the reference may be reused */
+    if (hash_table_remove(&h->table, ref, hash))
         table_count(h, ref, t->sport, -1);
 }
 
 void tcp_table_replace(struct tcp_host *h, uint32_t ref, uint32_t new_ref, const struct wire_tuple *t)
 {
-    if (hash_table_replace(&h->table, ref, new_ref, tcp_tuple_hash(h, t))) {
+    uint32_t hash = entry_tuple_hash(h, ref, t);
+    if (ref == h->hash_memo_ref)
+        h->hash_memo_ref = new_ref;
+    if (hash_table_replace(&h->table, ref, new_ref, hash)) {
         table_count(h, ref, t->sport, -1);
         table_count(h, new_ref, t->sport, 1);
     }
@@ -384,25 +405,25 @@ uint32_t tcp_host_lookup(const struct tcp_host *h, const struct wire_tuple *t, u
     if (!hash_table_seek(&h->table, hash, &cursor))
         return 0;
     bool v4 = tcp_tuple_is_v4(t);
-    uint8_t key4[sizeof(struct tcp_tuple4)];
+    struct tcp_tuple4 key4;
     if (v4)
-        tcp_tuple_pack(key4, t, false);
+        tcp_tuple4_pack(&key4, t);
     while ((ref = hash_table_scan_with(&h->table, &cursor, hash, entry_next, (void *)h))) {
         const uint8_t *p = tcp_ref_ptr(h, ref);
         switch (TCP_REF_POOL(ref)) {
         case TCP_REF_CONN: {
             const struct tcp_entry *e = (const struct tcp_entry *)(const void *)p;
-            if (v4 ? !e->v6 && memcmp(&e->tuple.v4, key4, sizeof key4) == 0
+            if (v4 ? !e->v6 && memcmp(&e->tuple.v4, &key4, sizeof key4) == 0
                    : e->v6 && tcp_tuple_same(pool_at(&h->tuple6_pool, e->tuple.v6), t))
                 return ref;
             break;
         }
         case TCP_REF_REQ4:
-            if (v4 && memcmp(p + offsetof(struct tcp_req, tuple), key4, sizeof key4) == 0)
+            if (v4 && memcmp(p + offsetof(struct tcp_req, tuple), &key4, sizeof key4) == 0)
                 return ref;
             break;
         case TCP_REF_TW4:
-            if (v4 && memcmp(p + offsetof(struct tcp_tw, tuple), key4, sizeof key4) == 0)
+            if (v4 && memcmp(p + offsetof(struct tcp_tw, tuple), &key4, sizeof key4) == 0)
                 return ref;
             break;
         case TCP_REF_REQ6:
@@ -599,10 +620,13 @@ bool tcp_challenge_ack_allowed(struct tcp_host *h, tcp_time_t now)
 
 /* ---- input demultiplexing (RFC 9293 §3.10.7): connection, TIME-WAIT,
  * half-open entry, then listener, else a reset. ---- */
+static void input_local(struct tcp_host *h, const struct wire_seg *seg, const struct wire_tuple *local, uint32_t hash,
+                        tcp_time_t now);
+
 void tcp_host_input(struct tcp_host *h, const struct wire_seg *seg, tcp_time_t now)
 {
     struct wire_tuple local = wire_tuple_reverse(&seg->tuple);
-    tcp_host_input_hashed(h, seg, tcp_tuple_hash(h, &local), now);
+    input_local(h, seg, &local, tcp_tuple_hash(h, &local), now);
 }
 
 uint32_t tcp_host_prefetch(const struct tcp_host *h, const struct wire_tuple *local_view)
@@ -614,35 +638,47 @@ uint32_t tcp_host_prefetch(const struct tcp_host *h, const struct wire_tuple *lo
 
 void tcp_host_input_hashed(struct tcp_host *h, const struct wire_seg *seg, uint32_t hash, tcp_time_t now)
 {
-    h->stats->InSegs++;
     struct wire_tuple local = wire_tuple_reverse(&seg->tuple);
-    uint32_t ref = tcp_host_lookup(h, &local, hash);
+    input_local(h, seg, &local, hash, now);
+}
+
+/* local: the segment's tuple seen from here; hash: its table hash. */
+static void input_local(struct tcp_host *h, const struct wire_seg *seg, const struct wire_tuple *local, uint32_t hash,
+                        tcp_time_t now)
+{
+    h->stats->InSegs++;
+    uint32_t ref = tcp_host_lookup(h, local, hash);
+    hash_memo_set(h, local, ref, hash);
     if (ref) {
         switch (ref_kind(ref)) {
         case TCP_ENTRY_CONN:
             tcp_conn_input(tcp_ref_ptr(h, ref), seg, now);
-            tcp_host_reap(h);
-            return;
+            goto done;
         case TCP_ENTRY_REQ:
             tcp_req_input(h, ref, seg, now);
-            tcp_host_reap(h);
-            return;
+            goto done;
         case TCP_ENTRY_TW:
-            if (tcp_tw_input(h, ref, seg, now))
+            if (tcp_tw_input(h, ref, seg, now)) {
+                hash_memo_set(h, NULL, 0, 0);
                 return;
+            }
             break; /* a SYN that ended the TIME-WAIT: to the listener */
         }
     }
-    struct tcp_listener *l = tcp_host_find_listener(h, &local.src, local.sport);
+    struct tcp_listener *l = tcp_host_find_listener(h, &local->src, local->sport);
     if (l) {
-        tcp_listen_input(h, l, seg, &local, now);
+        tcp_listen_input(h, l, seg, local, now);
         h->tw_isn_valid = false;
-        tcp_host_reap(h);
-        return;
+        goto done;
     }
     h->tw_isn_valid = false;
     h->stats->NoSocketRsts += !(seg->flags & WIRE_RST);
     tcp_send_reset_reply(h, seg, now);
+    hash_memo_set(h, NULL, 0, 0);
+    return;
+done:
+    hash_memo_set(h, NULL, 0, 0);
+    tcp_host_reap(h);
 }
 
 /* Control blocks' and half-open entries' timers in expiry order (ties:

@@ -61,11 +61,14 @@ static struct tcp_tw *tw_push(struct tcp_host *h, bool v6, tcp_time_t expires, u
     }
 }
 
-/* Frees dead entries at the head. */
-static void tw_trim(struct ring *r)
+/* Frees dead entries at the head (which forgets the head's hash). */
+static void tw_trim(struct tcp_host *h, bool v6)
 {
-    while (!ring_empty(r) && !((struct tcp_tw *)ring_at(r, r->head))->live)
+    struct ring *r = &h->tw_ring[v6];
+    while (!ring_empty(r) && !((struct tcp_tw *)ring_at(r, r->head))->live) {
         ring_pop(r);
+        h->tw_head_hashed[v6] = 0;
+    }
 }
 
 /* Ends an entry: out of the table, CLOSED, its slot dead. */
@@ -76,7 +79,7 @@ static void tw_kill(struct tcp_host *h, uint32_t ref, struct tcp_tw *tw, tcp_tim
     tcp_table_remove(h, ref, &t);
     tcp_set_state_raw(h, &tw->state, &t, -1, TCP_STATE_CLOSED, now);
     tw->live = false;
-    tw_trim(&h->tw_ring[tw->v6]);
+    tw_trim(h, tw->v6);
 }
 
 void tcp_time_wait(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now)
@@ -109,7 +112,7 @@ void tcp_time_wait(struct tcp_host *h, struct tcp_conn *c, tcp_time_t now)
         tcp_table_replace(h, c->e.ref, ref, &t);
         c->e.hashed = false;
     } else if (tcp_table_insert(h, ref, &t) < 0) {
-        tw_trim(&h->tw_ring[v6]);
+        tw_trim(h, v6);
         h->stats->TCPTimeWaitOverflow++;
         tcp_conn_done(c, 0, now);
         return;
@@ -145,14 +148,18 @@ tcp_time_t tcp_tw_next_timer(const struct tcp_host *h)
 }
 
 /* Asks for the table line of the ring's next entry to expire, which its
- * removal will read (a cache and TLB miss in a table of 1M entries). */
-static void tw_prefetch_head(struct tcp_host *h, const struct ring *r)
+ * removal will read (a cache and TLB miss in a table of 1M entries), and
+ * keeps its hash for that removal. */
+static void tw_prefetch_head(struct tcp_host *h, bool v6)
 {
+    const struct ring *r = &h->tw_ring[v6];
     if (ring_empty(r))
         return;
     struct wire_tuple t;
     tcp_tw_get_tuple(ring_at(r, r->head), &t);
-    hash_table_prefetch(&h->table, tcp_tuple_hash(h, &t));
+    h->tw_head_hash[v6] = tcp_tuple_hash(h, &t);
+    h->tw_head_hashed[v6] = tw_ref(v6, r->head);
+    hash_table_prefetch(&h->table, h->tw_head_hash[v6]);
 }
 
 /* Both rings' due entries, the earlier first. */
@@ -175,12 +182,18 @@ void tcp_tw_expire(struct tcp_host *h, tcp_time_t now)
         if (pick < 0)
             break;
         struct ring *r = &h->tw_ring[pick];
-        tw_kill(h, tw_ref(pick, r->head), ring_at(r, r->head), now);
+        uint32_t ref = tw_ref(pick, r->head);
+        if (h->tw_head_hashed[pick] == ref) {
+            h->hash_memo_ref = ref;
+            h->hash_memo = h->tw_head_hash[pick];
+        }
+        tw_kill(h, ref, ring_at(r, r->head), now);
+        h->hash_memo_ref = 0;
         killed |= 1u << pick;
     }
     for (int v6 = 0; v6 < 2; v6++)
         if (killed & (1u << v6))
-            tw_prefetch_head(h, &h->tw_ring[v6]);
+            tw_prefetch_head(h, v6);
 }
 
 static void tw_send_ack(struct tcp_host *h, const struct tcp_tw *tw, tcp_time_t now)
@@ -222,11 +235,11 @@ static struct tcp_tw *tw_restart(struct tcp_host *h, uint32_t *ref, struct tcp_t
     tw->live = false;
     if (tcp_table_insert(h, nref, &t) < 0) {
         n->live = false;
-        tw_trim(&h->tw_ring[v6]);
+        tw_trim(h, v6);
         tcp_set_state_raw(h, &n->state, &t, -1, TCP_STATE_CLOSED, now);
         return NULL;
     }
-    tw_trim(&h->tw_ring[v6]);
+    tw_trim(h, v6);
     *ref = nref;
     return n;
 }
