@@ -55,7 +55,13 @@ static inline bool bytebuf_cache_enabled(void)
 /* Every call that may allocate or free takes the owner's cache (NULL:
  * malloc and free alone). */
 void bytebuf_init(struct bytebuf *b, uint32_t limit);
-void bytebuf_free(struct bytebuf *b, struct bytebuf_cache *cache);
+void bytebuf_free_ring(struct bytebuf *b, struct bytebuf_cache *cache); /* b->ring != NULL */
+/* Inline: most buffers are empty (nothing allocated) when freed. */
+static inline void bytebuf_free(struct bytebuf *b, struct bytebuf_cache *cache)
+{
+    if (b->ring)
+        bytebuf_free_ring(b, cache);
+}
 static inline uint32_t bytebuf_len(const struct bytebuf *b) { return b->ring ? b->ring->len : 0; }
 static inline uint32_t bytebuf_cap(const struct bytebuf *b) { return b->ring ? b->ring->cap : 0; }
 static inline uint32_t bytebuf_space(const struct bytebuf *b)
