@@ -213,7 +213,10 @@ static void arm_rtx(struct tcp_conn *c, tcp_time_t now)
  * (RFC 9293 §3.8.6.2.1): send what the window takes, however small. */
 static void output(struct tcp_conn *c, tcp_time_t now, bool force)
 {
-    if (!tcp_conn_synchronized(c) || c->e.state == TCP_STATE_SYN_RECEIVED)
+    /* Not synchronized, or SYN-RECEIVED: CLOSED, LISTEN and the SYN states
+     * come first in enum tcp_state. */
+    _Static_assert(TCP_STATE_SYN_RECEIVED == 3 && TCP_STATE_ESTABLISHED == 4, "enum tcp_state order");
+    if (c->e.state <= TCP_STATE_SYN_RECEIVED)
         return;
     struct tcp_host *h = c->host;
     uint32_t data_end = c->snd_una + bytebuf_len(&c->snd);
@@ -302,7 +305,14 @@ static void output(struct tcp_conn *c, tcp_time_t now, bool force)
         arm_rtx(c, now); /* data held by the window: persist / SWS override timer */
 }
 
-void tcp_output(struct tcp_conn *c, tcp_time_t now) { output(c, now, false); }
+void tcp_output(struct tcp_conn *c, tcp_time_t now)
+{
+    /* Half the calls (input owing only a delayed ACK) find nothing queued,
+     * no FIN and nothing in flight: no segment and no timer to arm. */
+    if (bytebuf_len(&c->snd) == 0 && !c->fin_queued && c->snd_nxt == c->snd_una)
+        return;
+    output(c, now, false);
+}
 
 /* Resends what lies at seq, at most one MSS and never past hole_end (a
  * SACKed range or SND.MAX); the FIN too if it is there. Returns the
