@@ -57,12 +57,14 @@ void tcp_conn_arm_timer_slow(struct tcp_conn *c)
     }
 }
 
+/* The least shift that brings rcvbuf within 16 bits, at most 14: its bit
+ * length less 16. */
 uint8_t tcp_wscale_for(uint32_t rcvbuf)
 {
-    uint8_t shift = 0;
-    while (shift < WIRE_MAX_WSCALE && (rcvbuf >> shift) > 65535u)
-        shift++;
-    return shift;
+    if (rcvbuf <= 65535u)
+        return 0;
+    unsigned shift = 16u - (unsigned)__builtin_clz(rcvbuf);
+    return (uint8_t)(shift < WIRE_MAX_WSCALE ? shift : WIRE_MAX_WSCALE);
 }
 
 /* The window field: free receive space, never moving the right edge we
