@@ -309,7 +309,7 @@ static bool ack_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t
     }
     /* RFC 6675 §2: with SACK, a duplicate ACK must also SACK new data. */
     bool sack_info = c->sack_ok && (seg->opt.present & WIRE_OPT_SACK);
-    bool newly_sacked = tcp_sack_update(c, seg);
+    bool newly_sacked = sack_info && tcp_sack_update(c, seg);
     bool dup_ack = seg->ack == c->snd_una && c->snd_una != c->snd_max && seg->payload_len == 0 &&
                    !(seg->flags & (WIRE_SYN | WIRE_FIN)) && ((uint32_t)seg->window << c->snd_wscale) == c->snd_wnd &&
                    (!sack_info || newly_sacked);
@@ -324,7 +324,8 @@ static bool ack_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t
             data_acked = bytebuf_len(&c->snd);
         bytebuf_consume(&c->snd, &c->host->bufcache, data_acked);
         c->snd_una = seg->ack;
-        tcp_sack_trim(c);
+        if (c->sack)
+            tcp_sack_trim(c);
         if (seq_lt(c->snd_nxt, c->snd_una))
             c->snd_nxt = c->snd_una;
         if (c->rtt_timing && seq_gt(seg->ack, c->rtt_seq)) {
