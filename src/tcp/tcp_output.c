@@ -155,8 +155,9 @@ static void send_segment(struct tcp_conn *c, uint8_t flags, uint32_t seq, const 
     c->last_ack_sent = c->rcv_nxt;
     c->ack_pending = false;
     c->unacked_segs = 0;
-    if (tcp_conn_deadline(c, TCP_TIMER_DELACK) != TCP_TIME_NEVER) {
-        tcp_conn_set_deadline(c, TCP_TIMER_DELACK, TCP_TIME_NEVER);
+    struct tcp_timers *t = tcp_conn_timers(c); /* looked up once, read and set */
+    if (t && t->at[TCP_TIMER_DELACK] != TCP_TIME_NEVER) {
+        t->at[TCP_TIMER_DELACK] = TCP_TIME_NEVER;
         tcp_conn_arm_timer(c);
     }
     conn_emit(c, &seg, rtx);
@@ -215,10 +216,14 @@ static uint32_t in_flight(const struct tcp_conn *c) { return c->snd_nxt - c->snd
 
 static void arm_rtx(struct tcp_conn *c, tcp_time_t now)
 {
-    if (tcp_conn_deadline(c, TCP_TIMER_RTX) == TCP_TIME_NEVER) {
-        tcp_conn_set_deadline(c, TCP_TIMER_RTX, now + c->rto_us);
-        tcp_conn_arm_timer(c);
-    }
+    struct tcp_timers *t = tcp_conn_timers(c); /* looked up once, read and set */
+    if (t && t->at[TCP_TIMER_RTX] != TCP_TIME_NEVER)
+        return;
+    if (t)
+        t->at[TCP_TIMER_RTX] = now + c->rto_us;
+    else
+        tcp_conn_set_deadline(c, TCP_TIMER_RTX, now + c->rto_us); /* allocates them */
+    tcp_conn_arm_timer(c);
 }
 
 /* Sends new data and the FIN as far as the windows allow (RFC 9293 §3.8.6,
