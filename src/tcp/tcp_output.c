@@ -75,20 +75,20 @@ uint16_t tcp_rcv_window_field(struct tcp_conn *c)
      * the window stays open, as Linux keeps it. */
     uint32_t space = bytebuf_space(&c->rcv);
     uint32_t promised = seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
-    if (space < promised)
-        space = promised;
-    /* Receiver SWS avoidance (RFC 9293 §3.8.6.2.2): don't open by less than an MSS. */
+    /* Receiver SWS avoidance (RFC 9293 §3.8.6.2.2): don't open by less than
+     * an MSS. One test for both rules (promised < 2^31: no overflow). */
     uint32_t step = c->adv_mss < c->rcv.limit / 2 ? c->adv_mss : c->rcv.limit / 2;
-    if (space > promised && space - promised < step)
+    if (space < promised + step)
         space = promised;
-    uint32_t field = space >> c->rcv_wscale;
+    unsigned shift = c->rcv_wscale;
+    uint32_t field = space >> shift;
     if (field > 65535u)
         field = 65535u;
-    if ((field << c->rcv_wscale) > c->max_rcv_wnd)
-        c->max_rcv_wnd = field << c->rcv_wscale;
-    uint32_t edge = c->rcv_nxt + (field << c->rcv_wscale);
-    if (seq_gt(edge, c->rcv_adv))
-        c->rcv_adv = edge;
+    uint32_t wnd = field << shift;
+    if (wnd > c->max_rcv_wnd)
+        c->max_rcv_wnd = wnd;
+    if (seq_gt(c->rcv_nxt + wnd, c->rcv_adv))
+        c->rcv_adv = c->rcv_nxt + wnd;
     return (uint16_t)field;
 }
 
