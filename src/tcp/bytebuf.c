@@ -124,27 +124,8 @@ void bytebuf_copy_out(const struct bytebuf *b, uint32_t off, void *dst, uint32_t
         ring_copy_out(b->ring, off, dst, len);
 }
 
-const uint8_t *bytebuf_view(const struct bytebuf *b, uint32_t off, uint32_t len, uint8_t *scratch)
+const uint8_t *bytebuf_view_wrapped(const struct bytebuf *b, uint32_t off, uint32_t len, uint8_t *scratch)
 {
-    if (!len)
-        return NULL;
-    const struct bytebuf_ring *r = b->ring;
-    uint32_t start = (r->head + off) & (r->cap - 1);
-    if (start + len <= r->cap)
-        return r->data + start;
-    ring_copy_out(r, off, scratch, len);
+    ring_copy_out(b->ring, off, scratch, len);
     return scratch;
-}
-
-void bytebuf_consume(struct bytebuf *b, struct bytebuf_cache *cache, uint32_t len)
-{
-    struct bytebuf_ring *r = b->ring;
-    if (!r)
-        return;
-    if (len >= r->len) {
-        bytebuf_free_ring(b, cache);
-        return;
-    }
-    r->head = (r->head + len) & (r->cap - 1);
-    r->len -= len;
 }
