@@ -11,18 +11,13 @@ void bytebuf_init(struct bytebuf *b, uint32_t limit)
     b->limit = limit;
 }
 
-/* The cache class of a capacity, or -1. */
+/* The cache class of a capacity (a power of two, at least
+ * BYTEBUF_MIN_CAP), or -1. */
 static int cache_class(uint32_t cap)
 {
-    if (!bytebuf_cache_enabled())
+    if (!bytebuf_cache_enabled() || cap > BYTEBUF_MIN_CAP << (BYTEBUF_CACHE_CLASSES - 1))
         return -1;
-    switch (cap) {
-    case BYTEBUF_MIN_CAP: return 0;
-    case BYTEBUF_MIN_CAP * 2: return 1;
-    case BYTEBUF_MIN_CAP * 4: return 2;
-    case BYTEBUF_MIN_CAP * 8: return 3;
-    default: return -1;
-    }
+    return __builtin_ctz(cap) - __builtin_ctz(BYTEBUF_MIN_CAP);
 }
 
 static struct bytebuf_ring **ring_link(struct bytebuf_ring *r)
@@ -49,7 +44,7 @@ static struct bytebuf_ring *ring_alloc(struct bytebuf_cache *cache, uint32_t cap
 
 static void ring_release(struct bytebuf_cache *cache, struct bytebuf_ring *r)
 {
-    int k = r ? cache_class(r->cap) : -1;
+    int k = cache_class(r->cap);
     if (cache && k >= 0 && cache->count[k] < BYTEBUF_CACHE_DEPTH) {
         memcpy(ring_link(r), &cache->head[k], sizeof cache->head[k]);
         cache->head[k] = r;
@@ -66,7 +61,7 @@ void bytebuf_cache_destroy(struct bytebuf_cache *cache)
             free(cache_pop(cache, k));
 }
 
-void bytebuf_free(struct bytebuf *b, struct bytebuf_cache *cache)
+void bytebuf_free_ring(struct bytebuf *b, struct bytebuf_cache *cache)
 {
     ring_release(cache, b->ring);
     b->ring = NULL;
@@ -77,7 +72,8 @@ static void ring_copy_out(const struct bytebuf_ring *r, uint32_t off, void *dst,
     uint32_t start = (r->head + off) & (r->cap - 1);
     uint32_t first = r->cap - start < len ? r->cap - start : len;
     memcpy(dst, r->data + start, first);
-    memcpy((uint8_t *)dst + first, r->data, len - first);
+    if (first < len) /* wrapped */
+        memcpy((uint8_t *)dst + first, r->data, len - first);
 }
 
 static int bytebuf_grow(struct bytebuf *b, struct bytebuf_cache *cache, uint32_t need)
@@ -116,7 +112,8 @@ uint32_t bytebuf_append(struct bytebuf *b, struct bytebuf_cache *cache, const vo
     uint32_t tail = (r->head + r->len) & (r->cap - 1);
     uint32_t first = r->cap - tail < len ? r->cap - tail : len;
     memcpy(r->data + tail, src, first);
-    memcpy(r->data, (const uint8_t *)src + first, len - first);
+    if (first < len) /* wrapped */
+        memcpy(r->data, (const uint8_t *)src + first, len - first);
     r->len += len;
     return len;
 }
@@ -127,25 +124,8 @@ void bytebuf_copy_out(const struct bytebuf *b, uint32_t off, void *dst, uint32_t
         ring_copy_out(b->ring, off, dst, len);
 }
 
-const uint8_t *bytebuf_view(const struct bytebuf *b, uint32_t off, uint32_t len, uint8_t *scratch)
+const uint8_t *bytebuf_view_wrapped(const struct bytebuf *b, uint32_t off, uint32_t len, uint8_t *scratch)
 {
-    if (!len)
-        return NULL;
-    const struct bytebuf_ring *r = b->ring;
-    uint32_t start = (r->head + off) & (r->cap - 1);
-    if (start + len <= r->cap)
-        return r->data + start;
-    ring_copy_out(r, off, scratch, len);
+    ring_copy_out(b->ring, off, scratch, len);
     return scratch;
-}
-
-void bytebuf_consume(struct bytebuf *b, struct bytebuf_cache *cache, uint32_t len)
-{
-    struct bytebuf_ring *r = b->ring;
-    if (!r || len >= r->len) {
-        bytebuf_free(b, cache);
-        return;
-    }
-    r->head = (r->head + len) & (r->cap - 1);
-    r->len -= len;
 }

@@ -55,7 +55,13 @@ static inline bool bytebuf_cache_enabled(void)
 /* Every call that may allocate or free takes the owner's cache (NULL:
  * malloc and free alone). */
 void bytebuf_init(struct bytebuf *b, uint32_t limit);
-void bytebuf_free(struct bytebuf *b, struct bytebuf_cache *cache);
+void bytebuf_free_ring(struct bytebuf *b, struct bytebuf_cache *cache); /* b->ring != NULL */
+/* Inline: most buffers are empty (nothing allocated) when freed. */
+static inline void bytebuf_free(struct bytebuf *b, struct bytebuf_cache *cache)
+{
+    if (b->ring)
+        bytebuf_free_ring(b, cache);
+}
 static inline uint32_t bytebuf_len(const struct bytebuf *b) { return b->ring ? b->ring->len : 0; }
 static inline uint32_t bytebuf_cap(const struct bytebuf *b) { return b->ring ? b->ring->cap : 0; }
 static inline uint32_t bytebuf_space(const struct bytebuf *b)
@@ -68,9 +74,31 @@ uint32_t bytebuf_append(struct bytebuf *b, struct bytebuf_cache *cache, const vo
 /* Copies len bytes starting off bytes from the front into dst. */
 void bytebuf_copy_out(const struct bytebuf *b, uint32_t off, void *dst, uint32_t len);
 /* A pointer to len contiguous bytes at off: into the ring when they do not
- * wrap, else copied into scratch. */
-const uint8_t *bytebuf_view(const struct bytebuf *b, uint32_t off, uint32_t len, uint8_t *scratch);
+ * wrap, else copied into scratch. Inline, as bytebuf_consume: once or more
+ * for every segment. */
+const uint8_t *bytebuf_view_wrapped(const struct bytebuf *b, uint32_t off, uint32_t len, uint8_t *scratch);
+static inline const uint8_t *bytebuf_view(const struct bytebuf *b, uint32_t off, uint32_t len, uint8_t *scratch)
+{
+    if (!len)
+        return NULL;
+    struct bytebuf_ring *r = b->ring;
+    uint32_t start = (r->head + off) & (r->cap - 1);
+    if (start + len <= r->cap)
+        return r->data + start;
+    return bytebuf_view_wrapped(b, off, len, scratch);
+}
 /* Drops len bytes from the front; frees the storage when it empties. */
-void bytebuf_consume(struct bytebuf *b, struct bytebuf_cache *cache, uint32_t len);
+static inline void bytebuf_consume(struct bytebuf *b, struct bytebuf_cache *cache, uint32_t len)
+{
+    struct bytebuf_ring *r = b->ring;
+    if (!r)
+        return;
+    if (len >= r->len) {
+        bytebuf_free_ring(b, cache);
+        return;
+    }
+    r->head = (r->head + len) & (r->cap - 1);
+    r->len -= len;
+}
 
 #endif

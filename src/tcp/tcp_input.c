@@ -167,13 +167,17 @@ static void schedule_ack(struct tcp_conn *c, bool now_please, tcp_time_t now)
         tcp_send_ack(c, now);
         return;
     }
-    if (tcp_conn_deadline(c, TCP_TIMER_DELACK) == TCP_TIME_NEVER) {
-        if (!tcp_conn_set_deadline(c, TCP_TIMER_DELACK, now + TCP_MSEC(c->host->cfg->tcp_delack_ms))) {
-            tcp_send_ack(c, now); /* no memory for a timer: no delay */
-            return;
-        }
-        tcp_conn_arm_timer(c);
+    struct tcp_timers *t = tcp_conn_timers(c); /* looked up once, read and set */
+    tcp_time_t at = now + TCP_MSEC(c->host->cfg->tcp_delack_ms);
+    if (t) {
+        if (t->at[TCP_TIMER_DELACK] != TCP_TIME_NEVER)
+            return; /* running already */
+        t->at[TCP_TIMER_DELACK] = at;
+    } else if (!tcp_conn_set_deadline(c, TCP_TIMER_DELACK, at)) {
+        tcp_send_ack(c, now); /* no memory for a timer: no delay */
+        return;
     }
+    tcp_conn_arm_timer(c);
 }
 
 /* RFC 7323 §4.3: remember the peer's newest timestamp for the segment at
@@ -309,7 +313,7 @@ static bool ack_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t
     }
     /* RFC 6675 §2: with SACK, a duplicate ACK must also SACK new data. */
     bool sack_info = c->sack_ok && (seg->opt.present & WIRE_OPT_SACK);
-    bool newly_sacked = tcp_sack_update(c, seg);
+    bool newly_sacked = sack_info && tcp_sack_update(c, seg);
     bool dup_ack = seg->ack == c->snd_una && c->snd_una != c->snd_max && seg->payload_len == 0 &&
                    !(seg->flags & (WIRE_SYN | WIRE_FIN)) && ((uint32_t)seg->window << c->snd_wscale) == c->snd_wnd &&
                    (!sack_info || newly_sacked);
@@ -324,7 +328,8 @@ static bool ack_input(struct tcp_conn *c, const struct wire_seg *seg, tcp_time_t
             data_acked = bytebuf_len(&c->snd);
         bytebuf_consume(&c->snd, &c->host->bufcache, data_acked);
         c->snd_una = seg->ack;
-        tcp_sack_trim(c);
+        if (c->sack)
+            tcp_sack_trim(c);
         if (seq_lt(c->snd_nxt, c->snd_una))
             c->snd_nxt = c->snd_una;
         if (c->rtt_timing && seq_gt(seg->ack, c->rtt_seq)) {

@@ -57,12 +57,14 @@ void tcp_conn_arm_timer_slow(struct tcp_conn *c)
     }
 }
 
+/* The least shift that brings rcvbuf within 16 bits, at most 14: its bit
+ * length less 16. */
 uint8_t tcp_wscale_for(uint32_t rcvbuf)
 {
-    uint8_t shift = 0;
-    while (shift < WIRE_MAX_WSCALE && (rcvbuf >> shift) > 65535u)
-        shift++;
-    return shift;
+    if (rcvbuf <= 65535u)
+        return 0;
+    unsigned shift = 16u - (unsigned)__builtin_clz(rcvbuf);
+    return (uint8_t)(shift < WIRE_MAX_WSCALE ? shift : WIRE_MAX_WSCALE);
 }
 
 /* The window field: free receive space, never moving the right edge we
@@ -73,29 +75,46 @@ uint16_t tcp_rcv_window_field(struct tcp_conn *c)
      * the window stays open, as Linux keeps it. */
     uint32_t space = bytebuf_space(&c->rcv);
     uint32_t promised = seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
-    if (space < promised)
-        space = promised;
-    /* Receiver SWS avoidance (RFC 9293 §3.8.6.2.2): don't open by less than an MSS. */
+    /* Receiver SWS avoidance (RFC 9293 §3.8.6.2.2): don't open by less than
+     * an MSS. One test for both rules (promised < 2^31: no overflow). */
     uint32_t step = c->adv_mss < c->rcv.limit / 2 ? c->adv_mss : c->rcv.limit / 2;
-    if (space > promised && space - promised < step)
+    if (space < promised + step)
         space = promised;
-    uint32_t field = space >> c->rcv_wscale;
+    unsigned shift = c->rcv_wscale;
+    uint32_t field = space >> shift;
     if (field > 65535u)
         field = 65535u;
-    if ((field << c->rcv_wscale) > c->max_rcv_wnd)
-        c->max_rcv_wnd = field << c->rcv_wscale;
-    uint32_t edge = c->rcv_nxt + (field << c->rcv_wscale);
-    if (seq_gt(edge, c->rcv_adv))
-        c->rcv_adv = edge;
+    uint32_t wnd = field << shift;
+    if (wnd > c->max_rcv_wnd)
+        c->max_rcv_wnd = wnd;
+    if (seq_gt(c->rcv_nxt + wnd, c->rcv_adv))
+        c->rcv_adv = c->rcv_nxt + wnd;
     return (uint16_t)field;
 }
 
-/* Out with the connection's addresses. */
+/* A segment of a connection: every field wire_build reads but the tuple,
+ * which conn_emit writes in place (`= {0}` would clear it first). */
+static void seg_init(struct wire_seg *seg, uint8_t flags, uint32_t seq, uint32_t ack)
+{
+    seg->ttl = 0; /* the default */
+    seg->tos = 0;
+    seg->flags = flags;
+    seg->seq = seq;
+    seg->ack = ack;
+    seg->window = 0;
+    seg->urg_ptr = 0;
+    seg->opt = (struct wire_tcp_options){0};
+    seg->payload = NULL;
+    seg->payload_len = 0;
+}
+
+/* Out with the connection's addresses, unpacked straight into the segment
+ * (tcp_emit_rtx's copy of the tuple is then an assignment to itself, which
+ * C allows: the objects overlap exactly, C17 6.5.16.1). */
 static void conn_emit(struct tcp_conn *c, struct wire_seg *seg, bool retransmission)
 {
-    struct wire_tuple t;
-    tcp_entry_tuple(c->host, &c->e, &t);
-    tcp_emit_rtx(c->host, &t, seg, retransmission);
+    tcp_entry_tuple(c->host, &c->e, &seg->tuple);
+    tcp_emit_rtx(c->host, &seg->tuple, seg, retransmission);
 }
 
 static void add_timestamp(struct tcp_conn *c, struct wire_seg *seg, tcp_time_t now)
@@ -111,10 +130,8 @@ static void add_timestamp(struct tcp_conn *c, struct wire_seg *seg, tcp_time_t n
 static void send_segment(struct tcp_conn *c, uint8_t flags, uint32_t seq, const uint8_t *payload,
                          uint32_t len, tcp_time_t now)
 {
-    struct wire_seg seg = {0};
-    seg.flags = flags | WIRE_ACK;
-    seg.seq = seq;
-    seg.ack = c->rcv_nxt;
+    struct wire_seg seg;
+    seg_init(&seg, flags | WIRE_ACK, seq, c->rcv_nxt);
     seg.window = tcp_rcv_window_field(c);
     seg.payload = payload;
     seg.payload_len = len;
@@ -138,8 +155,9 @@ static void send_segment(struct tcp_conn *c, uint8_t flags, uint32_t seq, const 
     c->last_ack_sent = c->rcv_nxt;
     c->ack_pending = false;
     c->unacked_segs = 0;
-    if (tcp_conn_deadline(c, TCP_TIMER_DELACK) != TCP_TIME_NEVER) {
-        tcp_conn_set_deadline(c, TCP_TIMER_DELACK, TCP_TIME_NEVER);
+    struct tcp_timers *t = tcp_conn_timers(c); /* looked up once, read and set */
+    if (t && t->at[TCP_TIMER_DELACK] != TCP_TIME_NEVER) {
+        t->at[TCP_TIMER_DELACK] = TCP_TIME_NEVER;
         tcp_conn_arm_timer(c);
     }
     conn_emit(c, &seg, rtx);
@@ -157,10 +175,8 @@ void tcp_send_ack(struct tcp_conn *c, tcp_time_t now)
  * as Linux's tcp_send_active_reset. */
 void tcp_send_rst_for(struct tcp_conn *c, tcp_time_t now)
 {
-    struct wire_seg seg = {0};
-    seg.flags = WIRE_RST | WIRE_ACK;
-    seg.seq = c->snd_max;
-    seg.ack = c->rcv_nxt;
+    struct wire_seg seg;
+    seg_init(&seg, WIRE_RST | WIRE_ACK, c->snd_max, c->rcv_nxt);
     add_timestamp(c, &seg, now);
     conn_emit(c, &seg, false);
 }
@@ -170,11 +186,9 @@ void tcp_send_rst_for(struct tcp_conn *c, tcp_time_t now)
 void tcp_send_syn(struct tcp_conn *c, tcp_time_t now)
 {
     const struct tcp_config *cfg = c->host->cfg;
-    struct wire_seg seg = {0};
+    struct wire_seg seg;
     bool synack = c->e.state == TCP_STATE_SYN_RECEIVED;
-    seg.flags = WIRE_SYN | (synack ? WIRE_ACK : 0);
-    seg.seq = c->iss;
-    seg.ack = synack ? c->rcv_nxt : 0;
+    seg_init(&seg, WIRE_SYN | (synack ? WIRE_ACK : 0), c->iss, synack ? c->rcv_nxt : 0);
     uint32_t space = bytebuf_space(&c->rcv);
     seg.window = (uint16_t)(space > 65535u ? 65535u : space); /* never scaled in a SYN (RFC 7323 §2.2) */
     c->rcv_adv = c->rcv_nxt + seg.window;
@@ -202,10 +216,14 @@ static uint32_t in_flight(const struct tcp_conn *c) { return c->snd_nxt - c->snd
 
 static void arm_rtx(struct tcp_conn *c, tcp_time_t now)
 {
-    if (tcp_conn_deadline(c, TCP_TIMER_RTX) == TCP_TIME_NEVER) {
-        tcp_conn_set_deadline(c, TCP_TIMER_RTX, now + c->rto_us);
-        tcp_conn_arm_timer(c);
-    }
+    struct tcp_timers *t = tcp_conn_timers(c); /* looked up once, read and set */
+    if (t && t->at[TCP_TIMER_RTX] != TCP_TIME_NEVER)
+        return;
+    if (t)
+        t->at[TCP_TIMER_RTX] = now + c->rto_us;
+    else
+        tcp_conn_set_deadline(c, TCP_TIMER_RTX, now + c->rto_us); /* allocates them */
+    tcp_conn_arm_timer(c);
 }
 
 /* Sends new data and the FIN as far as the windows allow (RFC 9293 §3.8.6,
@@ -213,7 +231,10 @@ static void arm_rtx(struct tcp_conn *c, tcp_time_t now)
  * (RFC 9293 §3.8.6.2.1): send what the window takes, however small. */
 static void output(struct tcp_conn *c, tcp_time_t now, bool force)
 {
-    if (!tcp_conn_synchronized(c) || c->e.state == TCP_STATE_SYN_RECEIVED)
+    /* Not synchronized, or SYN-RECEIVED: CLOSED, LISTEN and the SYN states
+     * come first in enum tcp_state. */
+    _Static_assert(TCP_STATE_SYN_RECEIVED == 3 && TCP_STATE_ESTABLISHED == 4, "enum tcp_state order");
+    if (c->e.state <= TCP_STATE_SYN_RECEIVED)
         return;
     struct tcp_host *h = c->host;
     uint32_t data_end = c->snd_una + bytebuf_len(&c->snd);
@@ -302,7 +323,14 @@ static void output(struct tcp_conn *c, tcp_time_t now, bool force)
         arm_rtx(c, now); /* data held by the window: persist / SWS override timer */
 }
 
-void tcp_output(struct tcp_conn *c, tcp_time_t now) { output(c, now, false); }
+void tcp_output(struct tcp_conn *c, tcp_time_t now)
+{
+    /* Half the calls (input owing only a delayed ACK) find nothing queued,
+     * no FIN and nothing in flight: no segment and no timer to arm. */
+    if (bytebuf_len(&c->snd) == 0 && !c->fin_queued && c->snd_nxt == c->snd_una)
+        return;
+    output(c, now, false);
+}
 
 /* Resends what lies at seq, at most one MSS and never past hole_end (a
  * SACKed range or SND.MAX); the FIN too if it is there. Returns the
