@@ -24,7 +24,7 @@
 void pool_init(struct pool *p, size_t obj_size, unsigned shift)
 {
     memset(p, 0, sizeof *p);
-    p->obj_size = (uint32_t)((obj_size + 3) & ~(size_t)3);
+    p->obj_size = (uint32_t)POOL_OBJ_SIZE(obj_size);
     p->shift = shift;
     p->max_live = SIZE_MAX;
 }
@@ -111,7 +111,7 @@ void pool_free(struct pool *p, uint32_t index)
 void ring_init(struct ring *r, size_t obj_size, unsigned shift)
 {
     memset(r, 0, sizeof *r);
-    r->obj_size = (uint32_t)((obj_size + 3) & ~(size_t)3);
+    r->obj_size = (uint32_t)POOL_OBJ_SIZE(obj_size);
     r->shift = shift;
 }
 

@@ -49,6 +49,15 @@ static inline void *pool_at(const struct pool *p, uint32_t index)
 {
     return p->blocks[index >> p->shift] + (size_t)(index & ((1u << p->shift) - 1)) * p->obj_size;
 }
+/* What pool_init and ring_init make of obj_size. */
+#define POOL_OBJ_SIZE(n) (((size_t)(n) + 3) & ~(size_t)3)
+/* pool_at for a caller that knows the pool's shift and obj_size (exactly as
+ * given to pool_init) as constants: neither is loaded, nothing multiplied
+ * by a variable. The hot accessors of the connection tables use it. */
+static inline void *pool_at_fixed(const struct pool *p, uint32_t index, unsigned shift, size_t obj_size)
+{
+    return p->blocks[index >> shift] + (size_t)(index & ((1u << shift) - 1)) * POOL_OBJ_SIZE(obj_size);
+}
 
 struct ring {
     uint8_t **blocks;   /* by block number modulo cap_blocks */
@@ -75,6 +84,12 @@ static inline void *ring_at(const struct ring *r, uint32_t index)
 {
     return r->blocks[(index >> r->shift) & (r->cap_blocks - 1)] +
            (size_t)(index & ((1u << r->shift) - 1)) * r->obj_size;
+}
+/* ring_at with constant shift and obj_size, as pool_at_fixed. */
+static inline void *ring_at_fixed(const struct ring *r, uint32_t index, unsigned shift, size_t obj_size)
+{
+    return r->blocks[(index >> shift) & (r->cap_blocks - 1)] +
+           (size_t)(index & ((1u << shift) - 1)) * POOL_OBJ_SIZE(obj_size);
 }
 static inline uint64_t *ring_tag(const struct ring *r, uint32_t index)
 {

@@ -299,6 +299,13 @@ struct tcp_port_offset_cached {
     bool valid;
 };
 
+/* The pools' objects per block, log2 (blocks of about 16-32 KiB). */
+#define TCP_CONN_POOL_SHIFT 6
+#define TCP_TIMER_POOL_SHIFT 8
+#define TCP_TUPLE6_POOL_SHIFT 8
+#define TCP_REQ_POOL_SHIFT 9
+#define TCP_TW_RING_SHIFT 9
+
 struct tcp_host {
     const struct tcp_config *cfg;
     struct tcp_counters *stats;
@@ -493,7 +500,10 @@ void tcp_keepalive_reset(struct tcp_conn *c, tcp_time_t now);
 /* Readiness, for poll(): room to send, bytes to read. */
 size_t tcp_send_space(const struct tcp_conn *c);
 bool tcp_conn_readable(const struct tcp_conn *c);
-bool tcp_conn_synchronized(const struct tcp_conn *c);
+static inline bool tcp_conn_synchronized(const struct tcp_conn *c)
+{
+    return c->e.state >= TCP_STATE_SYN_RECEIVED && c->e.state != TCP_STATE_CLOSED;
+}
 
 /* ---- internals shared by the files of tcp/ ---- */
 void tcp_set_state(struct tcp_host *h, struct tcp_entry *e, int sd, enum tcp_state to, tcp_time_t now);
@@ -546,22 +556,29 @@ static inline void *tcp_ref_ptr(const struct tcp_host *h, uint32_t ref)
     uint32_t i = TCP_REF_INDEX(ref);
     switch (TCP_REF_POOL(ref)) {
     case TCP_REF_CONN:
-        return pool_at(&h->conn_pool, i);
+        return pool_at_fixed(&h->conn_pool, i, TCP_CONN_POOL_SHIFT, sizeof(struct tcp_conn));
     case TCP_REF_REQ4:
+        return pool_at_fixed(&h->req_pool[0], i, TCP_REQ_POOL_SHIFT, TCP_REQ_SIZE(0));
     case TCP_REF_REQ6:
-        return pool_at(&h->req_pool[TCP_REF_POOL(ref) == TCP_REF_REQ6], i);
+        return pool_at_fixed(&h->req_pool[1], i, TCP_REQ_POOL_SHIFT, TCP_REQ_SIZE(1));
+    case TCP_REF_TW4:
+        return ring_at_fixed(&h->tw_ring[0], i, TCP_TW_RING_SHIFT, TCP_TW_SIZE(0));
     default:
-        return ring_at(&h->tw_ring[TCP_REF_POOL(ref) == TCP_REF_TW6], i);
+        return ring_at_fixed(&h->tw_ring[1], i, TCP_TW_RING_SHIFT, TCP_TW_SIZE(1));
     }
 }
 /* The control block a TCP_REF_CONN reference names; NULL for 0. */
 static inline struct tcp_conn *tcp_conn_at(const struct tcp_host *h, uint32_t ref)
 {
-    return ref ? (struct tcp_conn *)pool_at(&h->conn_pool, TCP_REF_INDEX(ref)) : NULL;
+    return ref ? (struct tcp_conn *)pool_at_fixed(&h->conn_pool, TCP_REF_INDEX(ref), TCP_CONN_POOL_SHIFT,
+                                                  sizeof(struct tcp_conn))
+               : NULL;
 }
 static inline struct tcp_timers *tcp_conn_timers(const struct tcp_conn *c)
 {
-    return c->timers ? (struct tcp_timers *)pool_at(&c->host->timer_pool, c->timers - 1) : NULL;
+    return c->timers ? (struct tcp_timers *)pool_at_fixed(&c->host->timer_pool, c->timers - 1, TCP_TIMER_POOL_SHIFT,
+                                                          sizeof(struct tcp_timers))
+                     : NULL;
 }
 static inline void tcp_entry_tuple(const struct tcp_host *h, const struct tcp_entry *e, struct wire_tuple *t)
 {

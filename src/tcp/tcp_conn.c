@@ -47,11 +47,6 @@ void tcp_conn_free(struct tcp_conn *c)
     tcp_conn_release(c);
 }
 
-bool tcp_conn_synchronized(const struct tcp_conn *c)
-{
-    return c->e.state >= TCP_STATE_SYN_RECEIVED && c->e.state != TCP_STATE_CLOSED;
-}
-
 void tcp_conn_done(struct tcp_conn *c, int err, tcp_time_t now)
 {
     struct tcp_host *h = c->host;

@@ -53,13 +53,13 @@ int tcp_host_init(struct tcp_host *h, const struct tcp_config *cfg, struct tcp_c
     for (int i = 0; i < 6; i++)
         crypto_generichash(keys[i], key_len[i], (const uint8_t *)ctx[i], strlen(ctx[i]), secret, 32);
     timer_wheel_init(&h->timers, now);
-    /* Blocks of about 16-32 KiB. */
-    pool_init(&h->conn_pool, sizeof(struct tcp_conn), 6);
-    pool_init(&h->tuple6_pool, sizeof(struct wire_tuple), 8);
-    pool_init(&h->timer_pool, sizeof(struct tcp_timers), 8);
+    /* The shifts and sizes tcp_ref_ptr and tcp_conn_timers assume. */
+    pool_init(&h->conn_pool, sizeof(struct tcp_conn), TCP_CONN_POOL_SHIFT);
+    pool_init(&h->tuple6_pool, sizeof(struct wire_tuple), TCP_TUPLE6_POOL_SHIFT);
+    pool_init(&h->timer_pool, sizeof(struct tcp_timers), TCP_TIMER_POOL_SHIFT);
     for (int v6 = 0; v6 < 2; v6++) {
-        pool_init(&h->req_pool[v6], TCP_REQ_SIZE(v6), 9);
-        ring_init(&h->tw_ring[v6], TCP_TW_SIZE(v6), 9);
+        pool_init(&h->req_pool[v6], TCP_REQ_SIZE(v6), TCP_REQ_POOL_SHIFT);
+        ring_init(&h->tw_ring[v6], TCP_TW_SIZE(v6), TCP_TW_RING_SHIFT);
     }
     h->port_refs = calloc(65536, sizeof *h->port_refs);
     if (!h->port_refs)

@@ -13,6 +13,13 @@
 
 #define TW_BASE_SLACK (UINT64_C(1) << 31) /* a block's base sits this far below its first expiry */
 
+/* The entry at index of ring v6 (ring_at with constant sizes). */
+static inline struct tcp_tw *tw_at(const struct ring *r, bool v6, uint32_t index)
+{
+    return v6 ? ring_at_fixed(r, index, TCP_TW_RING_SHIFT, TCP_TW_SIZE(1))
+              : ring_at_fixed(r, index, TCP_TW_RING_SHIFT, TCP_TW_SIZE(0));
+}
+
 static uint32_t tw_ref(bool v6, uint32_t index)
 {
     return TCP_REF(v6 ? TCP_REF_TW6 : TCP_REF_TW4, index);
@@ -32,7 +39,7 @@ tcp_time_t tcp_tw_expires(const struct tcp_host *h, uint32_t ref)
 {
     bool v6 = TCP_REF_POOL(ref) == TCP_REF_TW6;
     const struct ring *r = &h->tw_ring[v6];
-    return tw_expires_at(r, TCP_REF_INDEX(ref), ring_at(r, TCP_REF_INDEX(ref)));
+    return tw_expires_at(r, TCP_REF_INDEX(ref), tw_at(r, v6, TCP_REF_INDEX(ref)));
 }
 
 /* A new entry at the ring's tail expiring at `expires`, or NULL. */
@@ -65,7 +72,7 @@ static struct tcp_tw *tw_push(struct tcp_host *h, bool v6, tcp_time_t expires, u
 static void tw_trim(struct tcp_host *h, bool v6)
 {
     struct ring *r = &h->tw_ring[v6];
-    while (!ring_empty(r) && !((struct tcp_tw *)ring_at(r, r->head))->live) {
+    while (!ring_empty(r) && !tw_at(r, v6, r->head)->live) {
         ring_pop(r);
         h->tw_head_hashed[v6] = 0;
     }
@@ -140,7 +147,7 @@ tcp_time_t tcp_tw_next_timer(const struct tcp_host *h)
         const struct ring *r = &h->tw_ring[v6];
         if (ring_empty(r))
             continue;
-        tcp_time_t t = tw_expires_at(r, r->head, ring_at(r, r->head));
+        tcp_time_t t = tw_expires_at(r, r->head, tw_at(r, v6, r->head));
         if (t < next)
             next = t;
     }
@@ -156,7 +163,7 @@ static void tw_prefetch_head(struct tcp_host *h, bool v6)
     if (ring_empty(r))
         return;
     struct wire_tuple t;
-    tcp_tw_get_tuple(ring_at(r, r->head), &t);
+    tcp_tw_get_tuple(tw_at(r, v6, r->head), &t);
     h->tw_head_hash[v6] = tcp_tuple_hash(h, &t);
     h->tw_head_hashed[v6] = tw_ref(v6, r->head);
     hash_table_prefetch(&h->table, h->tw_head_hash[v6]);
@@ -173,7 +180,7 @@ void tcp_tw_expire(struct tcp_host *h, tcp_time_t now)
             struct ring *r = &h->tw_ring[v6];
             if (ring_empty(r))
                 continue;
-            tcp_time_t t = tw_expires_at(r, r->head, ring_at(r, r->head));
+            tcp_time_t t = tw_expires_at(r, r->head, tw_at(r, v6, r->head));
             if (t <= best && (pick < 0 || t < best)) {
                 pick = v6;
                 best = t;
@@ -187,7 +194,7 @@ void tcp_tw_expire(struct tcp_host *h, tcp_time_t now)
             h->hash_memo_ref = ref;
             h->hash_memo = h->tw_head_hash[pick];
         }
-        tw_kill(h, ref, ring_at(r, r->head), now);
+        tw_kill(h, ref, tw_at(r, pick, r->head), now);
         h->hash_memo_ref = 0;
         killed |= 1u << pick;
     }
