@@ -283,13 +283,21 @@ static enum wire_err parse_ipv6(const uint8_t *pkt, size_t len, unsigned flags,
 
 bool wire_peek_syn(const uint8_t *pkt, size_t len, struct wire_tuple *t)
 {
-    bool v4 = len >= 20 && pkt[0] >> 4 == 4, v6 = len >= 40 && pkt[0] >> 4 == 6 && pkt[6] == IPV6_TCP;
-    if (!v4 && !v6)
+    size_t tcp;
+    bool v4 = true;
+    if (len >= 20 + 14 && pkt[0] == 0x45) { /* IPv4 without options: every byte needed is there */
+        tcp = 20;
+    } else {
+        v4 = len >= 20 && pkt[0] >> 4 == 4;
+        if (!v4 && !(len >= 40 && pkt[0] >> 4 == 6 && pkt[6] == IPV6_TCP))
+            return false;
+        tcp = v4 ? (size_t)(pkt[0] & 0x0f) * 4 : 40; /* IHL; no IPv6 extension header */
+        if (tcp < 20 || tcp + 14 > len)
+            return false;
+    }
+    if ((pkt[tcp + 13] & (WIRE_SYN | WIRE_ACK)) != WIRE_SYN)
         return false;
-    size_t tcp = v4 ? (size_t)(pkt[0] & 0x0f) * 4 : 40; /* IHL; no IPv6 extension header */
-    if (tcp < 20 || tcp + 14 > len || (pkt[tcp + 13] & (WIRE_SYN | WIRE_ACK)) != WIRE_SYN)
-        return false;
-    if (v6) {
+    if (!v4) {
         t->src = wire_addr_v6(pkt + 8);
         t->dst = wire_addr_v6(pkt + 24);
     } else {
