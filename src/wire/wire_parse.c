@@ -114,6 +114,25 @@ enum wire_err wire_parse_options(const uint8_t *opt, size_t len, struct wire_tcp
     return WIRE_ERR_OK;
 }
 
+/* Contradictory control bits: Linux drops SYN+FIN and SYN+RST
+ * (tcp_rcv_state_process, tcp_validate_incoming); RFC 9293 §3.10.7. And a
+ * segment with no flag at all is a null scan. */
+static enum wire_err check_ports_flags(uint32_t ports, uint8_t tcp_flags)
+{
+    /* One test for the usual segment: bits 0-2 (FIN, SYN, RST) are 3, 6
+     * or 7 (bits of 0xc8) only when SYN comes with FIN or RST. */
+    if ((ports >> 16) != 0 && (ports & 0xffffu) != 0 && tcp_flags != 0 &&
+        !((0xc8u >> (tcp_flags & 7)) & 1))
+        return WIRE_ERR_OK;
+    if ((ports >> 16) == 0 || (ports & 0xffffu) == 0)
+        return WIRE_ERR_PORT_ZERO;
+    if ((tcp_flags & (WIRE_SYN | WIRE_FIN)) == (WIRE_SYN | WIRE_FIN))
+        return WIRE_ERR_SYN_FIN;
+    if ((tcp_flags & (WIRE_SYN | WIRE_RST)) == (WIRE_SYN | WIRE_RST))
+        return WIRE_ERR_SYN_RST;
+    return WIRE_ERR_NO_FLAGS;
+}
+
 /* The TCP segment at tcp[0..len); pseudo_addrs is the pseudo-header's
  * address sum (wire_csum.h), unused with WIRE_PARSE_NO_CHECKSUM. */
 static enum wire_err parse_tcp(const uint8_t *tcp, size_t len, unsigned flags, uint64_t pseudo_addrs,
@@ -127,12 +146,10 @@ static enum wire_err parse_tcp(const uint8_t *tcp, size_t len, unsigned flags, u
     if (!(flags & WIRE_PARSE_NO_CHECKSUM) &&
         !csum_verifies(csum_bytes(csum_add(pseudo_addrs, csum_pseudo_len(len)), tcp, len)))
         return WIRE_ERR_BAD_TCP_CHECKSUM;
-    enum wire_err err = wire_parse_options(tcp + 20, header_len - 20, &out->opt);
-    if (err != WIRE_ERR_OK)
-        return err;
 
-    out->tuple.sport = load16(tcp);
-    out->tuple.dport = load16(tcp + 2);
+    uint32_t ports = load32(tcp);
+    out->tuple.sport = (uint16_t)(ports >> 16);
+    out->tuple.dport = (uint16_t)ports;
     out->seq = load32(tcp + 4);
     out->ack = load32(tcp + 8);
     out->flags = tcp[13];
@@ -140,20 +157,18 @@ static enum wire_err parse_tcp(const uint8_t *tcp, size_t len, unsigned flags, u
     out->urg_ptr = load16(tcp + 18);
     out->payload = tcp + header_len;
     out->payload_len = (uint32_t)(len - header_len);
+    enum wire_err err = flags & WIRE_PARSE_LENIENT ? WIRE_ERR_OK : check_ports_flags(ports, tcp[13]);
 
-    if (flags & WIRE_PARSE_LENIENT)
-        return WIRE_ERR_OK;
-    if (out->tuple.sport == 0 || out->tuple.dport == 0)
-        return WIRE_ERR_PORT_ZERO;
-    /* Contradictory control bits: Linux drops SYN+FIN and SYN+RST
-     * (tcp_rcv_state_process, tcp_validate_incoming); RFC 9293 §3.10.7. */
-    if ((out->flags & (WIRE_SYN | WIRE_FIN)) == (WIRE_SYN | WIRE_FIN))
-        return WIRE_ERR_SYN_FIN;
-    if ((out->flags & (WIRE_SYN | WIRE_RST)) == (WIRE_SYN | WIRE_RST))
-        return WIRE_ERR_SYN_RST;
-    if (out->flags == 0)
-        return WIRE_ERR_NO_FLAGS;
-    return WIRE_ERR_OK;
+    /* The options come last but their error first. NOP NOP timestamps,
+     * on every segment but the SYN, is taken here as wire_parse_options
+     * takes it. */
+    if (header_len == 32 && load32(tcp + 20) == OPT_LAYOUT_NOP_NOP_TS) {
+        out->opt = (struct wire_tcp_options){
+            .present = WIRE_OPT_TIMESTAMP, .ts_val = load32(tcp + 24), .ts_ecr = load32(tcp + 28)};
+        return err;
+    }
+    enum wire_err opt_err = wire_parse_options(tcp + 20, header_len - 20, &out->opt);
+    return opt_err != WIRE_ERR_OK ? opt_err : err;
 }
 
 enum wire_err wire_parse_tcp(const uint8_t *tcp, size_t len, unsigned flags, struct wire_seg *out)
