@@ -180,9 +180,13 @@ enum wire_err wire_parse_tcp(const uint8_t *tcp, size_t len, unsigned flags, str
 }
 
 /* RFC 1122 §3.2.1.3, RFC 5735: multicast (224/4), limited broadcast and
- * 0.0.0.0 are never the ends of a TCP connection. */
-static bool ipv4_addr_is_unicast(uint32_t a)
+ * 0.0.0.0 are never the ends of a TCP connection. A first byte of 1 to 223
+ * is none of them: one test for most addresses. */
+static inline bool ipv4_addr_is_unicast(const uint8_t bytes[4])
 {
+    if ((unsigned)(bytes[0] - 1) < 223)
+        return true;
+    uint32_t a = load32(bytes);
     return (a >> 28) != 0xe && a != 0xffffffffu && a != 0;
 }
 
@@ -216,8 +220,7 @@ static enum wire_err parse_ipv4(const uint8_t *pkt, size_t len, unsigned flags,
     if (pkt[9] != 6)
         return WIRE_ERR_NOT_TCP;
 
-    uint32_t src = load32(pkt + 12), dst = load32(pkt + 16);
-    if (!(flags & WIRE_PARSE_LENIENT) && (!ipv4_addr_is_unicast(src) || !ipv4_addr_is_unicast(dst)))
+    if (!(flags & WIRE_PARSE_LENIENT) && (!ipv4_addr_is_unicast(pkt + 12) || !ipv4_addr_is_unicast(pkt + 16)))
         return WIRE_ERR_BAD_IP_ADDRESS;
     addr_v4_copy(&out->tuple.src, pkt + 12);
     addr_v4_copy(&out->tuple.dst, pkt + 16);
