@@ -5,18 +5,12 @@
 
 #include "wire/wire_csum.h"
 
-static inline void store16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
+/* A big-endian store, in one store (gcc does not always merge four byte
+ * stores into one). */
 static inline void store32(uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
+    uint32_t be = WIRE_BIG_ENDIAN ? v : __builtin_bswap32(v);
+    memcpy(p, &be, sizeof be);
 }
 
 #define TCP_MAX_OPTIONS 40 /* data offset is 4 bits of 32-bit words */
@@ -69,6 +63,11 @@ static inline uint64_t put32(uint8_t *p, uint32_t v, uint64_t be_sum)
  * sum as big-endian words. */
 static uint64_t options_write(uint8_t *p, const struct wire_tcp_options *o, size_t sacks)
 {
+    if (o->present == WIRE_OPT_TIMESTAMP) { /* every segment but the SYN's */
+        uint64_t sum = put32(p, 0x0101080au, 0); /* NOP NOP kind 8 length 10 */
+        sum = put32(p + 4, o->ts_val, sum);
+        return put32(p + 8, o->ts_ecr, sum);
+    }
     uint64_t sum = 0;
     if (o->present & WIRE_OPT_MSS) {
         sum = put32(p, 0x02040000u | o->mss, sum); /* kind 2, length 4 */
@@ -117,8 +116,11 @@ size_t wire_build(uint8_t *buf, size_t cap, const struct wire_seg *s)
     const struct wire_addr *src = &s->tuple.src, *dst = &s->tuple.dst;
     bool v4 = wire_addr_is_v4(src);
     size_t ip_len = v4 ? 20 : 40;
-    size_t fixed = options_fixed_len(&s->opt);
-    size_t sacks = options_sack_blocks(&s->opt, fixed);
+    size_t fixed = 12, sacks = 0; /* NOP NOP timestamps alone: every segment but the SYN's */
+    if (s->opt.present != WIRE_OPT_TIMESTAMP) {
+        fixed = options_fixed_len(&s->opt);
+        sacks = options_sack_blocks(&s->opt, fixed);
+    }
     size_t tcp_header_len = 20 + fixed + (sacks ? 4 + 8 * sacks : 0);
     size_t tcp_len = tcp_header_len + s->payload_len;
     size_t total = ip_len + tcp_len;
@@ -144,25 +146,16 @@ size_t wire_build(uint8_t *buf, size_t cap, const struct wire_seg *s)
 
     uint8_t *ip = buf;
     if (v4) { /* RFC 791 §3.1 */
-        ip[0] = 0x45;
-        ip[1] = s->tos;
-        store16(ip + 2, (uint16_t)total);
-        store16(ip + 4, 0);      /* identification: unused with DF (RFC 6864 §4.1) */
-        store16(ip + 6, 0x4000); /* DF, offset 0 */
-        ip[8] = ttl;
-        ip[9] = 6;
+        uint64_t ip_words = put32(ip, 0x45000000u | (uint32_t)s->tos << 16 | (uint32_t)total, 0);
+        /* identification 0: unused with DF (RFC 6864 §4.1); DF, offset 0 */
+        ip_words = put32(ip + 4, 0x00004000u, ip_words);
+        ip_words = put32(ip + 8, (uint32_t)ttl << 24 | 6u << 16, ip_words); /* checksum 0 for now */
         memcpy(ip + 12, src->b + 12, 4);
         memcpy(ip + 16, dst->b + 12, 4);
-        uint64_t ip_words = (0x4500u | s->tos) + total + 0x4000u + ((uint32_t)ttl << 8 | 6);
         csum_store(ip + 10, csum_add(csum_from_be(ip_words), addrs));
     } else { /* RFC 8200 §3, flow label 0 */
-        ip[0] = (uint8_t)(0x60 | s->tos >> 4);
-        ip[1] = (uint8_t)(s->tos << 4);
-        ip[2] = 0;
-        ip[3] = 0;
-        store16(ip + 4, (uint16_t)tcp_len);
-        ip[6] = 6;
-        ip[7] = ttl;
+        store32(ip, 0x60000000u | (uint32_t)s->tos << 20);
+        store32(ip + 4, (uint32_t)tcp_len << 16 | 6u << 8 | ttl);
         memcpy(ip + 8, src->b, 16);
         memcpy(ip + 24, dst->b, 16);
     }

@@ -102,15 +102,14 @@ static inline uint64_t csum_from_be(uint64_t be_sum)
     return WIRE_BIG_ENDIAN ? be_sum : be_sum << 8;
 }
 
-/* Folds the accumulator to 16 bits, not complemented, still host order. */
+/* Folds the accumulator to 16 bits, not complemented, still host order.
+ * A word plus itself rotated by half its width holds in its upper half
+ * the sum of its halves with the end-around carry (the carry out of the
+ * lower half lands there), as Linux's csum_fold does: 64 -> 32 -> 16. */
 static inline uint16_t csum_fold16(uint64_t acc)
 {
-    uint32_t lo = (uint32_t)acc, hi = (uint32_t)(acc >> 32);
-    lo += hi;
-    lo += lo < hi;
-    lo = (lo & 0xffffu) + (lo >> 16);
-    lo = (lo & 0xffffu) + (lo >> 16);
-    return (uint16_t)lo;
+    uint32_t s = (uint32_t)((acc + (acc << 32 | acc >> 32)) >> 32);
+    return (uint16_t)((s + (s << 16 | s >> 16)) >> 16);
 }
 
 /* The checksum field's bytes (complemented sum) written in network order. */

@@ -114,6 +114,25 @@ enum wire_err wire_parse_options(const uint8_t *opt, size_t len, struct wire_tcp
     return WIRE_ERR_OK;
 }
 
+/* Contradictory control bits: Linux drops SYN+FIN and SYN+RST
+ * (tcp_rcv_state_process, tcp_validate_incoming); RFC 9293 §3.10.7. And a
+ * segment with no flag at all is a null scan. */
+static enum wire_err check_ports_flags(uint32_t ports, uint8_t tcp_flags)
+{
+    /* One test for the usual segment: bits 0-2 (FIN, SYN, RST) are 3, 6
+     * or 7 (bits of 0xc8) only when SYN comes with FIN or RST. */
+    if ((ports >> 16) != 0 && (ports & 0xffffu) != 0 && tcp_flags != 0 &&
+        !((0xc8u >> (tcp_flags & 7)) & 1))
+        return WIRE_ERR_OK;
+    if ((ports >> 16) == 0 || (ports & 0xffffu) == 0)
+        return WIRE_ERR_PORT_ZERO;
+    if ((tcp_flags & (WIRE_SYN | WIRE_FIN)) == (WIRE_SYN | WIRE_FIN))
+        return WIRE_ERR_SYN_FIN;
+    if ((tcp_flags & (WIRE_SYN | WIRE_RST)) == (WIRE_SYN | WIRE_RST))
+        return WIRE_ERR_SYN_RST;
+    return WIRE_ERR_NO_FLAGS;
+}
+
 /* The TCP segment at tcp[0..len); pseudo_addrs is the pseudo-header's
  * address sum (wire_csum.h), unused with WIRE_PARSE_NO_CHECKSUM. */
 static enum wire_err parse_tcp(const uint8_t *tcp, size_t len, unsigned flags, uint64_t pseudo_addrs,
@@ -127,12 +146,10 @@ static enum wire_err parse_tcp(const uint8_t *tcp, size_t len, unsigned flags, u
     if (!(flags & WIRE_PARSE_NO_CHECKSUM) &&
         !csum_verifies(csum_bytes(csum_add(pseudo_addrs, csum_pseudo_len(len)), tcp, len)))
         return WIRE_ERR_BAD_TCP_CHECKSUM;
-    enum wire_err err = wire_parse_options(tcp + 20, header_len - 20, &out->opt);
-    if (err != WIRE_ERR_OK)
-        return err;
 
-    out->tuple.sport = load16(tcp);
-    out->tuple.dport = load16(tcp + 2);
+    uint32_t ports = load32(tcp);
+    out->tuple.sport = (uint16_t)(ports >> 16);
+    out->tuple.dport = (uint16_t)ports;
     out->seq = load32(tcp + 4);
     out->ack = load32(tcp + 8);
     out->flags = tcp[13];
@@ -140,20 +157,18 @@ static enum wire_err parse_tcp(const uint8_t *tcp, size_t len, unsigned flags, u
     out->urg_ptr = load16(tcp + 18);
     out->payload = tcp + header_len;
     out->payload_len = (uint32_t)(len - header_len);
+    enum wire_err err = flags & WIRE_PARSE_LENIENT ? WIRE_ERR_OK : check_ports_flags(ports, tcp[13]);
 
-    if (flags & WIRE_PARSE_LENIENT)
-        return WIRE_ERR_OK;
-    if (out->tuple.sport == 0 || out->tuple.dport == 0)
-        return WIRE_ERR_PORT_ZERO;
-    /* Contradictory control bits: Linux drops SYN+FIN and SYN+RST
-     * (tcp_rcv_state_process, tcp_validate_incoming); RFC 9293 §3.10.7. */
-    if ((out->flags & (WIRE_SYN | WIRE_FIN)) == (WIRE_SYN | WIRE_FIN))
-        return WIRE_ERR_SYN_FIN;
-    if ((out->flags & (WIRE_SYN | WIRE_RST)) == (WIRE_SYN | WIRE_RST))
-        return WIRE_ERR_SYN_RST;
-    if (out->flags == 0)
-        return WIRE_ERR_NO_FLAGS;
-    return WIRE_ERR_OK;
+    /* The options come last but their error first. NOP NOP timestamps,
+     * on every segment but the SYN, is taken here as wire_parse_options
+     * takes it. */
+    if (header_len == 32 && load32(tcp + 20) == OPT_LAYOUT_NOP_NOP_TS) {
+        out->opt = (struct wire_tcp_options){
+            .present = WIRE_OPT_TIMESTAMP, .ts_val = load32(tcp + 24), .ts_ecr = load32(tcp + 28)};
+        return err;
+    }
+    enum wire_err opt_err = wire_parse_options(tcp + 20, header_len - 20, &out->opt);
+    return opt_err != WIRE_ERR_OK ? opt_err : err;
 }
 
 enum wire_err wire_parse_tcp(const uint8_t *tcp, size_t len, unsigned flags, struct wire_seg *out)
@@ -165,9 +180,13 @@ enum wire_err wire_parse_tcp(const uint8_t *tcp, size_t len, unsigned flags, str
 }
 
 /* RFC 1122 §3.2.1.3, RFC 5735: multicast (224/4), limited broadcast and
- * 0.0.0.0 are never the ends of a TCP connection. */
-static bool ipv4_addr_is_unicast(uint32_t a)
+ * 0.0.0.0 are never the ends of a TCP connection. A first byte of 1 to 223
+ * is none of them: one test for most addresses. */
+static inline bool ipv4_addr_is_unicast(const uint8_t bytes[4])
 {
+    if ((unsigned)(bytes[0] - 1) < 223)
+        return true;
+    uint32_t a = load32(bytes);
     return (a >> 28) != 0xe && a != 0xffffffffu && a != 0;
 }
 
@@ -201,8 +220,7 @@ static enum wire_err parse_ipv4(const uint8_t *pkt, size_t len, unsigned flags,
     if (pkt[9] != 6)
         return WIRE_ERR_NOT_TCP;
 
-    uint32_t src = load32(pkt + 12), dst = load32(pkt + 16);
-    if (!(flags & WIRE_PARSE_LENIENT) && (!ipv4_addr_is_unicast(src) || !ipv4_addr_is_unicast(dst)))
+    if (!(flags & WIRE_PARSE_LENIENT) && (!ipv4_addr_is_unicast(pkt + 12) || !ipv4_addr_is_unicast(pkt + 16)))
         return WIRE_ERR_BAD_IP_ADDRESS;
     addr_v4_copy(&out->tuple.src, pkt + 12);
     addr_v4_copy(&out->tuple.dst, pkt + 16);
@@ -283,13 +301,21 @@ static enum wire_err parse_ipv6(const uint8_t *pkt, size_t len, unsigned flags,
 
 bool wire_peek_syn(const uint8_t *pkt, size_t len, struct wire_tuple *t)
 {
-    bool v4 = len >= 20 && pkt[0] >> 4 == 4, v6 = len >= 40 && pkt[0] >> 4 == 6 && pkt[6] == IPV6_TCP;
-    if (!v4 && !v6)
+    size_t tcp;
+    bool v4 = true;
+    if (len >= 20 + 14 && pkt[0] == 0x45) { /* IPv4 without options: every byte needed is there */
+        tcp = 20;
+    } else {
+        v4 = len >= 20 && pkt[0] >> 4 == 4;
+        if (!v4 && !(len >= 40 && pkt[0] >> 4 == 6 && pkt[6] == IPV6_TCP))
+            return false;
+        tcp = v4 ? (size_t)(pkt[0] & 0x0f) * 4 : 40; /* IHL; no IPv6 extension header */
+        if (tcp < 20 || tcp + 14 > len)
+            return false;
+    }
+    if ((pkt[tcp + 13] & (WIRE_SYN | WIRE_ACK)) != WIRE_SYN)
         return false;
-    size_t tcp = v4 ? (size_t)(pkt[0] & 0x0f) * 4 : 40; /* IHL; no IPv6 extension header */
-    if (tcp < 20 || tcp + 14 > len || (pkt[tcp + 13] & (WIRE_SYN | WIRE_ACK)) != WIRE_SYN)
-        return false;
-    if (v6) {
+    if (!v4) {
         t->src = wire_addr_v6(pkt + 8);
         t->dst = wire_addr_v6(pkt + 24);
     } else {
