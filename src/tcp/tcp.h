@@ -535,6 +535,22 @@ void tcp_sack_recovery_start(struct tcp_conn *c, tcp_time_t now);
 void tcp_sack_recovery_send(struct tcp_conn *c, tcp_time_t now);
 /* A reply to a segment that matched nothing usable (RFC 9293 §3.10.7.1). */
 void tcp_send_reset_reply(struct tcp_host *h, const struct wire_seg *seg, tcp_time_t now);
+/* A segment to send: every field wire_build reads but the tuple, which
+ * the sender writes (`= {0}` would clear it first, and gcc clears the 120
+ * bytes with a rep stos, slow to start). */
+static inline void tcp_seg_init(struct wire_seg *seg, uint8_t flags, uint32_t seq, uint32_t ack)
+{
+    seg->ttl = 0; /* the default */
+    seg->tos = 0;
+    seg->flags = flags;
+    seg->seq = seq;
+    seg->ack = ack;
+    seg->window = 0;
+    seg->urg_ptr = 0;
+    seg->opt = (struct wire_tcp_options){0};
+    seg->payload = NULL;
+    seg->payload_len = 0;
+}
 /* Raw segment out: fills addresses from the local-view tuple and emits. */
 void tcp_emit(struct tcp_host *h, const struct wire_tuple *local_view, struct wire_seg *seg);
 void tcp_emit_rtx(struct tcp_host *h, const struct wire_tuple *local_view, struct wire_seg *seg, bool retransmission);

@@ -107,10 +107,8 @@ static void send_synack_ts(struct tcp_host *h, const struct tcp_req *r, const st
                            uint32_t ts_val, bool rtx)
 {
     const struct tcp_listener *l = tcp_listener_at(h, r->listener);
-    struct wire_seg seg = {0};
-    seg.flags = WIRE_SYN | WIRE_ACK;
-    seg.seq = r->iss;
-    seg.ack = r->irs + 1;
+    struct wire_seg seg;
+    tcp_seg_init(&seg, WIRE_SYN | WIRE_ACK, r->iss, r->irs + 1);
     seg.window = synack_window(l);
     seg.opt.present = WIRE_OPT_MSS;
     seg.opt.mss = listener_mss(h, l);

@@ -92,22 +92,6 @@ uint16_t tcp_rcv_window_field(struct tcp_conn *c)
     return (uint16_t)field;
 }
 
-/* A segment of a connection: every field wire_build reads but the tuple,
- * which conn_emit writes in place (`= {0}` would clear it first). */
-static void seg_init(struct wire_seg *seg, uint8_t flags, uint32_t seq, uint32_t ack)
-{
-    seg->ttl = 0; /* the default */
-    seg->tos = 0;
-    seg->flags = flags;
-    seg->seq = seq;
-    seg->ack = ack;
-    seg->window = 0;
-    seg->urg_ptr = 0;
-    seg->opt = (struct wire_tcp_options){0};
-    seg->payload = NULL;
-    seg->payload_len = 0;
-}
-
 /* Out with the connection's addresses, unpacked straight into the segment
  * (tcp_emit_rtx's copy of the tuple is then an assignment to itself, which
  * C allows: the objects overlap exactly, C17 6.5.16.1). */
@@ -131,7 +115,7 @@ static void send_segment(struct tcp_conn *c, uint8_t flags, uint32_t seq, const 
                          uint32_t len, tcp_time_t now)
 {
     struct wire_seg seg;
-    seg_init(&seg, flags | WIRE_ACK, seq, c->rcv_nxt);
+    tcp_seg_init(&seg, flags | WIRE_ACK, seq, c->rcv_nxt);
     seg.window = tcp_rcv_window_field(c);
     seg.payload = payload;
     seg.payload_len = len;
@@ -176,7 +160,7 @@ void tcp_send_ack(struct tcp_conn *c, tcp_time_t now)
 void tcp_send_rst_for(struct tcp_conn *c, tcp_time_t now)
 {
     struct wire_seg seg;
-    seg_init(&seg, WIRE_RST | WIRE_ACK, c->snd_max, c->rcv_nxt);
+    tcp_seg_init(&seg, WIRE_RST | WIRE_ACK, c->snd_max, c->rcv_nxt);
     add_timestamp(c, &seg, now);
     conn_emit(c, &seg, false);
 }
@@ -188,7 +172,7 @@ void tcp_send_syn(struct tcp_conn *c, tcp_time_t now)
     const struct tcp_config *cfg = c->host->cfg;
     struct wire_seg seg;
     bool synack = c->e.state == TCP_STATE_SYN_RECEIVED;
-    seg_init(&seg, WIRE_SYN | (synack ? WIRE_ACK : 0), c->iss, synack ? c->rcv_nxt : 0);
+    tcp_seg_init(&seg, WIRE_SYN | (synack ? WIRE_ACK : 0), c->iss, synack ? c->rcv_nxt : 0);
     uint32_t space = bytebuf_space(&c->rcv);
     seg.window = (uint16_t)(space > 65535u ? 65535u : space); /* never scaled in a SYN (RFC 7323 §2.2) */
     c->rcv_adv = c->rcv_nxt + seg.window;
