@@ -78,12 +78,22 @@ static inline uint64_t csum_bytes(uint64_t acc, const uint8_t *p, size_t len)
         return csum_add(acc, tail);
     }
     const uint8_t *end = p + len;
+    /* In the 32-byte blocks the carries out are counted apart (add + adc
+     * $0 a word: no compare to find the next one) and go around once. */
+    uint64_t carries = 0;
     for (; len >= 32; p += 32, len -= 32) {
-        acc = csum_add(acc, csum_load64(p));
-        acc = csum_add(acc, csum_load64(p + 8));
-        acc = csum_add(acc, csum_load64(p + 16));
-        acc = csum_add(acc, csum_load64(p + 24));
+        uint64_t v0 = csum_load64(p), v1 = csum_load64(p + 8), v2 = csum_load64(p + 16),
+                 v3 = csum_load64(p + 24);
+        acc += v0;
+        carries += acc < v0;
+        acc += v1;
+        carries += acc < v1;
+        acc += v2;
+        carries += acc < v2;
+        acc += v3;
+        carries += acc < v3;
     }
+    acc = csum_add(acc, carries);
     for (; len >= 8; p += 8, len -= 8)
         acc = csum_add(acc, csum_load64(p));
     if (len) {

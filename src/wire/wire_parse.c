@@ -28,28 +28,35 @@ enum {
 /* Linux's layouts: NOP NOP timestamps on every segment but the SYN
  * (RFC 7323 Appendix A), and MSS, SACK-permitted + timestamps, NOP window
  * scale on the SYN (tcp_options_write). Taken in one step, with the same
- * result as the general walk below. */
+ * result as options_walk; false for any other layout. */
 #define OPT_LAYOUT_NOP_NOP_TS 0x0101080au /* NOP NOP kind 8 length 10 */
 #define OPT_LAYOUT_SACKPERM_TS 0x0402080au /* kind 4 length 2, kind 8 length 10 */
 
-enum wire_err wire_parse_options(const uint8_t *opt, size_t len, struct wire_tcp_options *out)
+static inline bool options_linux(const uint8_t *opt, size_t len, struct wire_tcp_options *out)
 {
-    memset(out, 0, sizeof *out);
     if (len == 12 && load32(opt) == OPT_LAYOUT_NOP_NOP_TS) {
-        out->ts_val = load32(opt + 4);
-        out->ts_ecr = load32(opt + 8);
-        out->present = WIRE_OPT_TIMESTAMP;
-        return WIRE_ERR_OK;
+        *out = (struct wire_tcp_options){
+            .present = WIRE_OPT_TIMESTAMP, .ts_val = load32(opt + 4), .ts_ecr = load32(opt + 8)};
+        return true;
     }
     if (len == 20 && load16(opt) == 0x0204 && load32(opt + 4) == OPT_LAYOUT_SACKPERM_TS &&
         load16(opt + 16) == 0x0103 && opt[18] == 3) {
-        out->mss = load16(opt + 2);
-        out->ts_val = load32(opt + 8);
-        out->ts_ecr = load32(opt + 12);
-        out->wscale = opt[19] > WIRE_MAX_WSCALE ? WIRE_MAX_WSCALE : opt[19]; /* RFC 7323 §2.3 */
-        out->present = WIRE_OPT_MSS | WIRE_OPT_SACK_PERM | WIRE_OPT_TIMESTAMP | WIRE_OPT_WSCALE;
-        return WIRE_ERR_OK;
+        *out = (struct wire_tcp_options){
+            .present = WIRE_OPT_MSS | WIRE_OPT_SACK_PERM | WIRE_OPT_TIMESTAMP | WIRE_OPT_WSCALE,
+            .mss = load16(opt + 2),
+            .ts_val = load32(opt + 8),
+            .ts_ecr = load32(opt + 12),
+            .wscale = opt[19] > WIRE_MAX_WSCALE ? WIRE_MAX_WSCALE : opt[19], /* RFC 7323 §2.3 */
+        };
+        return true;
     }
+    return false;
+}
+
+/* Any layout, one option at a time (RFC 9293 §3.2). */
+static enum wire_err options_walk(const uint8_t *opt, size_t len, struct wire_tcp_options *out)
+{
+    memset(out, 0, sizeof *out);
     size_t i = 0;
     while (i < len) {
         uint8_t kind = opt[i];
@@ -114,6 +121,11 @@ enum wire_err wire_parse_options(const uint8_t *opt, size_t len, struct wire_tcp
     return WIRE_ERR_OK;
 }
 
+enum wire_err wire_parse_options(const uint8_t *opt, size_t len, struct wire_tcp_options *out)
+{
+    return options_linux(opt, len, out) ? WIRE_ERR_OK : options_walk(opt, len, out);
+}
+
 /* Contradictory control bits: Linux drops SYN+FIN and SYN+RST
  * (tcp_rcv_state_process, tcp_validate_incoming); RFC 9293 §3.10.7. And a
  * segment with no flag at all is a null scan. */
@@ -159,15 +171,10 @@ static enum wire_err parse_tcp(const uint8_t *tcp, size_t len, unsigned flags, u
     out->payload_len = (uint32_t)(len - header_len);
     enum wire_err err = flags & WIRE_PARSE_LENIENT ? WIRE_ERR_OK : check_ports_flags(ports, tcp[13]);
 
-    /* The options come last but their error first. NOP NOP timestamps,
-     * on every segment but the SYN, is taken here as wire_parse_options
-     * takes it. */
-    if (header_len == 32 && load32(tcp + 20) == OPT_LAYOUT_NOP_NOP_TS) {
-        out->opt = (struct wire_tcp_options){
-            .present = WIRE_OPT_TIMESTAMP, .ts_val = load32(tcp + 24), .ts_ecr = load32(tcp + 28)};
+    /* The options come last but their error first. */
+    if (options_linux(tcp + 20, header_len - 20, &out->opt))
         return err;
-    }
-    enum wire_err opt_err = wire_parse_options(tcp + 20, header_len - 20, &out->opt);
+    enum wire_err opt_err = options_walk(tcp + 20, header_len - 20, &out->opt);
     return opt_err != WIRE_ERR_OK ? opt_err : err;
 }
 
@@ -199,8 +206,9 @@ static inline void addr_v4_copy(struct wire_addr *a, const uint8_t bytes[4])
     memcpy(a->b + 12, bytes, 4);
 }
 
-static enum wire_err parse_ipv4(const uint8_t *pkt, size_t len, unsigned flags,
-                                struct wire_seg *out)
+/* Inlined twice in wire_parse, once for the usual 20-byte header. */
+__attribute__((always_inline)) static inline enum wire_err parse_ipv4(const uint8_t *pkt, size_t len,
+                                                                      unsigned flags, struct wire_seg *out)
 {
     if (len < 20)
         return WIRE_ERR_TRUNCATED_IP;
@@ -329,6 +337,10 @@ bool wire_peek_syn(const uint8_t *pkt, size_t len, struct wire_tuple *t)
 
 enum wire_err wire_parse(const uint8_t *pkt, size_t len, unsigned flags, struct wire_seg *out)
 {
+    /* The usual IPv4 header, 20 bytes without options: the checks on its
+     * length fold away in this copy of parse_ipv4. */
+    if (len >= 20 && pkt[0] == 0x45)
+        return parse_ipv4(pkt, len, flags, out);
     if (len == 0)
         return WIRE_ERR_TRUNCATED_IP;
     switch (pkt[0] >> 4) {
