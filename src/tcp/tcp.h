@@ -17,9 +17,6 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/types.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "tcp/bytebuf.h"
 #include "tcp/hash_table.h"
@@ -44,29 +41,12 @@ struct tcp_tuple4 {
     uint8_t laddr[4], raddr[4];
     uint16_t lport, rport;
 };
-/* The IPv4-mapped address of 4 bytes, stored whole where SSE2 is: the
- * tuple is copied with 16-byte loads right after, and a load that spans
- * several smaller stores waits for them to retire (no store forwarding). */
-static inline void tcp_addr4_set(struct wire_addr *a, const uint8_t v4[4])
-{
-#if defined(__SSE2__)
-    uint32_t x;
-    memcpy(&x, v4, 4);
-    /* lanes: bytes 0-7 zero, 8-11 00 00 ff ff (little-endian), 12-15 the address */
-    _mm_storeu_si128((__m128i *)(void *)a->b, _mm_set_epi32((int)x, (int)0xffff0000u, 0, 0));
-#else
-    static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    memcpy(a->b, v4_prefix, 12);
-    memcpy(a->b + 12, v4, 4);
-#endif
-}
-
 /* tcp_tuple_unpack of an IPv4 tuple, inline: every segment a control block
  * sends unpacks its tuple. */
 static inline void tcp_tuple4_unpack(struct wire_tuple *t, const struct tcp_tuple4 *p)
 {
-    tcp_addr4_set(&t->src, p->laddr);
-    tcp_addr4_set(&t->dst, p->raddr);
+    wire_addr_set_v4(&t->src, p->laddr);
+    wire_addr_set_v4(&t->dst, p->raddr);
     t->sport = p->lport;
     t->dport = p->rport;
 }

@@ -8,6 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* ---- Sequence-number arithmetic modulo 2^32 (RFC 9293 §3.4) ---- */
 static inline bool seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
@@ -36,6 +39,24 @@ static inline struct wire_addr wire_addr_v4(uint32_t host_order)
                            (uint8_t)(host_order >> 16), (uint8_t)(host_order >> 8),
                            (uint8_t)host_order}};
     return a;
+}
+
+/* Sets the IPv4-mapped form (RFC 4291 §2.5.5.2) of the 4 address bytes at
+ * v4, with one 16-byte store where SSE2 is: tuples are copied with 16-byte
+ * loads right after they are made, and a load spanning several smaller
+ * stores waits for them to retire (no store forwarding). */
+static inline void wire_addr_set_v4(struct wire_addr *a, const uint8_t v4[4])
+{
+#if defined(__SSE2__)
+    uint32_t x;
+    memcpy(&x, v4, 4);
+    /* lanes: bytes 0-7 zero, 8-11 00 00 ff ff (little-endian), 12-15 the address */
+    _mm_storeu_si128((__m128i *)(void *)a->b, _mm_set_epi32((int)x, (int)0xffff0000u, 0, 0));
+#else
+    static const uint8_t mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    memcpy(a->b, mapped_prefix, 12);
+    memcpy(a->b + 12, v4, 4);
+#endif
 }
 
 static inline struct wire_addr wire_addr_v6(const uint8_t bytes[16])

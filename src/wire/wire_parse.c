@@ -197,15 +197,6 @@ static inline bool ipv4_addr_is_unicast(const uint8_t bytes[4])
     return (a >> 28) != 0xe && a != 0xffffffffu && a != 0;
 }
 
-/* The IPv4-mapped form of the address at bytes[0..4) (RFC 4291 §2.5.5.2),
- * copied as it is rather than through a host-order integer. */
-static inline void addr_v4_copy(struct wire_addr *a, const uint8_t bytes[4])
-{
-    static const uint8_t mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    memcpy(a->b, mapped_prefix, sizeof mapped_prefix);
-    memcpy(a->b + 12, bytes, 4);
-}
-
 /* Inlined twice in wire_parse, once for the usual 20-byte header. */
 __attribute__((always_inline)) static inline enum wire_err parse_ipv4(const uint8_t *pkt, size_t len,
                                                                       unsigned flags, struct wire_seg *out)
@@ -230,8 +221,8 @@ __attribute__((always_inline)) static inline enum wire_err parse_ipv4(const uint
 
     if (!(flags & WIRE_PARSE_LENIENT) && (!ipv4_addr_is_unicast(pkt + 12) || !ipv4_addr_is_unicast(pkt + 16)))
         return WIRE_ERR_BAD_IP_ADDRESS;
-    addr_v4_copy(&out->tuple.src, pkt + 12);
-    addr_v4_copy(&out->tuple.dst, pkt + 16);
+    wire_addr_set_v4(&out->tuple.src, pkt + 12);
+    wire_addr_set_v4(&out->tuple.dst, pkt + 16);
     out->ip_version = 4;
     out->tos = pkt[1];
     out->ttl = pkt[8];
@@ -327,8 +318,8 @@ bool wire_peek_syn(const uint8_t *pkt, size_t len, struct wire_tuple *t)
         t->src = wire_addr_v6(pkt + 8);
         t->dst = wire_addr_v6(pkt + 24);
     } else {
-        addr_v4_copy(&t->src, pkt + 12);
-        addr_v4_copy(&t->dst, pkt + 16);
+        wire_addr_set_v4(&t->src, pkt + 12);
+        wire_addr_set_v4(&t->dst, pkt + 16);
     }
     t->sport = load16(pkt + tcp);
     t->dport = load16(pkt + tcp + 2);
