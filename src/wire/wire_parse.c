@@ -160,16 +160,17 @@ static enum wire_err parse_tcp(const uint8_t *tcp, size_t len, unsigned flags, u
         return WIRE_ERR_BAD_TCP_CHECKSUM;
 
     uint32_t ports = load32(tcp);
+    uint8_t tcp_flags = tcp[13]; /* read once: the stores below may alias tcp */
     out->tuple.sport = (uint16_t)(ports >> 16);
     out->tuple.dport = (uint16_t)ports;
     out->seq = load32(tcp + 4);
     out->ack = load32(tcp + 8);
-    out->flags = tcp[13];
+    out->flags = tcp_flags;
     out->window = load16(tcp + 14);
     out->urg_ptr = load16(tcp + 18);
     out->payload = tcp + header_len;
     out->payload_len = (uint32_t)(len - header_len);
-    enum wire_err err = flags & WIRE_PARSE_LENIENT ? WIRE_ERR_OK : check_ports_flags(ports, tcp[13]);
+    enum wire_err err = flags & WIRE_PARSE_LENIENT ? WIRE_ERR_OK : check_ports_flags(ports, tcp_flags);
 
     /* The options come last but their error first. */
     if (options_linux(tcp + 20, header_len - 20, &out->opt))

@@ -294,6 +294,35 @@ static void test_kept_segments_content(void **state)
     assert_int_equal(s.payload_len, 15);
 }
 
+/* IPv4 sources and destinations on either side of each refused range
+ * (RFC 1122 §3.2.1.3): multicast 224/4, 255.255.255.255, 0.0.0.0. */
+static void test_ipv4_address_edges(void **state)
+{
+    (void)state;
+    static const struct {
+        uint8_t addr[4];
+        bool unicast;
+    } edges[] = {
+        {{0, 0, 0, 0}, false},         {{0, 0, 0, 1}, true},           {{0, 255, 255, 255}, true},
+        {{1, 0, 0, 0}, true},          {{223, 255, 255, 255}, true},   {{224, 0, 0, 0}, false},
+        {{239, 255, 255, 255}, false}, {{240, 0, 0, 0}, true},         {{255, 255, 255, 254}, true},
+        {{255, 255, 255, 255}, false}, {{127, 0, 0, 1}, true},
+    };
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+        for (size_t at = 12; at <= 16; at += 4) { /* source, then destination */
+            uint8_t pkt[256];
+            size_t len;
+            struct wire_seg s;
+            base_packet(V4_DATA, pkt, &len);
+            memcpy(pkt + at, edges[i].addr, 4);
+            fix_checksums(pkt, len);
+            assert_int_equal(parse_exact(pkt, len, 0, &s),
+                             edges[i].unicast ? WIRE_ERR_OK : WIRE_ERR_BAD_IP_ADDRESS);
+            assert_int_equal(parse_exact(pkt, len, WIRE_PARSE_LENIENT, &s), WIRE_ERR_OK);
+        }
+    }
+}
+
 /* Every prefix of a valid packet is rejected, with the reason the first
  * missing byte implies; and every cut of the TCP part with the IP length
  * fields adjusted to match. */
@@ -488,6 +517,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hostile_table),     cmocka_unit_test(test_kept_segments_content),
+        cmocka_unit_test(test_ipv4_address_edges),
         cmocka_unit_test(test_truncation_every_byte), cmocka_unit_test(test_options_rules),
         cmocka_unit_test(test_random_buffers),    cmocka_unit_test(test_random_mutations),
     };
