@@ -331,6 +331,14 @@ struct tcp_host {
     uint8_t scratch[65536];
 };
 
+/* Sets what the host's hash memo covers (NULL, 0: nothing). */
+static inline void tcp_hash_memo_set(struct tcp_host *h, const struct wire_tuple *t, uint32_t ref, uint32_t hash)
+{
+    h->hash_memo_tuple = t;
+    h->hash_memo_ref = ref;
+    h->hash_memo = hash;
+}
+
 /* ---- host ---- */
 /* 0, or -ENOMEM. */
 int tcp_host_init(struct tcp_host *h, const struct tcp_config *cfg, struct tcp_counters *stats,
@@ -498,6 +506,10 @@ static inline tcp_time_t tcp_conn_deadline(const struct tcp_conn *c, enum tcp_ti
  * unless it is the delayed ACK (send the ACK now instead), the connection
  * is reset at the end of the call (TCPAbortOnMemory). */
 static inline bool tcp_conn_set_deadline(struct tcp_conn *c, enum tcp_timer_kind k, tcp_time_t at);
+/* Sets deadline k to `at` unless it is running (one look at the timers):
+ * 1 if set (the caller arms the node), 0 if it was running, -1 as
+ * tcp_conn_set_deadline's false. */
+static inline int tcp_conn_start_deadline(struct tcp_conn *c, enum tcp_timer_kind k, tcp_time_t at);
 bool tcp_conn_timers_new(struct tcp_conn *c, enum tcp_timer_kind k, tcp_time_t at); /* its slow path */
 static inline void tcp_conn_arm_timer(struct tcp_conn *c);
 void tcp_conn_arm_timer_slow(struct tcp_conn *c); /* the node moves, or the timers go */
@@ -534,6 +546,8 @@ static inline void tcp_seg_init(struct wire_seg *seg, uint8_t flags, uint32_t se
 /* Raw segment out: fills addresses from the local-view tuple and emits. */
 void tcp_emit(struct tcp_host *h, const struct wire_tuple *local_view, struct wire_seg *seg);
 void tcp_emit_rtx(struct tcp_host *h, const struct wire_tuple *local_view, struct wire_seg *seg, bool retransmission);
+/* The same for a segment whose tuple (local view) is already filled in. */
+void tcp_emit_seg(struct tcp_host *h, struct wire_seg *seg, bool retransmission);
 bool tcp_challenge_ack_allowed(struct tcp_host *h, tcp_time_t now);
 /* Linux tcp_oow_rate_limited: may an ACK answer this unacceptable segment
  * now? With data, always; without, once per tcp_invalid_ratelimit per
@@ -594,6 +608,16 @@ static inline bool tcp_conn_set_deadline(struct tcp_conn *c, enum tcp_timer_kind
         return true;
     }
     return at == TCP_TIME_NEVER || tcp_conn_timers_new(c, k, at);
+}
+static inline int tcp_conn_start_deadline(struct tcp_conn *c, enum tcp_timer_kind k, tcp_time_t at)
+{
+    struct tcp_timers *t = tcp_conn_timers(c);
+    if (!t)
+        return tcp_conn_timers_new(c, k, at) ? 1 : -1;
+    if (t->at[k] != TCP_TIME_NEVER)
+        return 0;
+    t->at[k] = at;
+    return 1;
 }
 static inline tcp_time_t tcp_timers_earliest(const struct tcp_timers *t)
 {

@@ -304,13 +304,6 @@ static uint32_t entry_tuple_hash(struct tcp_host *h, uint32_t ref, const struct 
     return tcp_tuple_hash(h, t);
 }
 
-static void hash_memo_set(struct tcp_host *h, const struct wire_tuple *t, uint32_t ref, uint32_t hash)
-{
-    h->hash_memo_tuple = t;
-    h->hash_memo_ref = ref;
-    h->hash_memo = hash;
-}
-
 int tcp_table_insert(struct tcp_host *h, uint32_t ref, const struct wire_tuple *t)
 {
     if (hash_table_insert(&h->table, ref, entry_tuple_hash(h, ref, t)) < 0)
@@ -557,11 +550,16 @@ void tcp_emit(struct tcp_host *h, const struct wire_tuple *local_view, struct wi
     tcp_emit_rtx(h, local_view, seg, false);
 }
 
-/* RFC 4022 tcpOutSegs excludes segments that carry only retransmitted octets. */
 void tcp_emit_rtx(struct tcp_host *h, const struct wire_tuple *local_view, struct wire_seg *seg, bool retransmission)
 {
     seg->tuple = *local_view;
-    seg->ip_version = wire_addr_is_v4(&local_view->src) ? 4 : 6;
+    tcp_emit_seg(h, seg, retransmission);
+}
+
+/* RFC 4022 tcpOutSegs excludes segments that carry only retransmitted octets. */
+void tcp_emit_seg(struct tcp_host *h, struct wire_seg *seg, bool retransmission)
+{
+    seg->ip_version = wire_addr_is_v4(&seg->tuple.src) ? 4 : 6;
     size_t len = wire_build(h->pkt, sizeof h->pkt, seg);
     if (!len)
         return;
@@ -642,26 +640,25 @@ void tcp_host_input_hashed(struct tcp_host *h, const struct wire_seg *seg, uint3
     input_local(h, seg, &local, hash, now);
 }
 
-/* local: the segment's tuple seen from here; hash: its table hash. */
-static void input_local(struct tcp_host *h, const struct wire_seg *seg, const struct wire_tuple *local, uint32_t hash,
-                        tcp_time_t now)
+/* To the entry or listener of the segment (local: its tuple seen from
+ * here, hash: its table hash) or a reset; true when what ran may have left
+ * orphans to reap. */
+static bool demux(struct tcp_host *h, const struct wire_seg *seg, const struct wire_tuple *local, uint32_t hash,
+                  tcp_time_t now)
 {
-    h->stats->InSegs++;
     uint32_t ref = tcp_host_lookup(h, local, hash);
-    hash_memo_set(h, local, ref, hash);
+    tcp_hash_memo_set(h, local, ref, hash);
     if (ref) {
         switch (ref_kind(ref)) {
         case TCP_ENTRY_CONN:
             tcp_conn_input(tcp_ref_ptr(h, ref), seg, now);
-            goto done;
+            return true;
         case TCP_ENTRY_REQ:
             tcp_req_input(h, ref, seg, now);
-            goto done;
+            return true;
         case TCP_ENTRY_TW:
-            if (tcp_tw_input(h, ref, seg, now)) {
-                hash_memo_set(h, NULL, 0, 0);
-                return;
-            }
+            if (tcp_tw_input(h, ref, seg, now))
+                return false;
             break; /* a SYN that ended the TIME-WAIT: to the listener */
         }
     }
@@ -669,16 +666,22 @@ static void input_local(struct tcp_host *h, const struct wire_seg *seg, const st
     if (l) {
         tcp_listen_input(h, l, seg, local, now);
         h->tw_isn_valid = false;
-        goto done;
+        return true;
     }
     h->tw_isn_valid = false;
     h->stats->NoSocketRsts += !(seg->flags & WIRE_RST);
     tcp_send_reset_reply(h, seg, now);
-    hash_memo_set(h, NULL, 0, 0);
-    return;
-done:
-    hash_memo_set(h, NULL, 0, 0);
-    tcp_host_reap(h);
+    return false;
+}
+
+static void input_local(struct tcp_host *h, const struct wire_seg *seg, const struct wire_tuple *local, uint32_t hash,
+                        tcp_time_t now)
+{
+    h->stats->InSegs++;
+    bool reap = demux(h, seg, local, hash, now);
+    tcp_hash_memo_set(h, NULL, 0, 0); /* the tuple in hand goes out of scope */
+    if (reap)
+        tcp_host_reap(h);
 }
 
 /* Control blocks' and half-open entries' timers in expiry order (ties:

@@ -167,17 +167,11 @@ static void schedule_ack(struct tcp_conn *c, bool now_please, tcp_time_t now)
         tcp_send_ack(c, now);
         return;
     }
-    struct tcp_timers *t = tcp_conn_timers(c); /* looked up once, read and set */
-    tcp_time_t at = now + TCP_MSEC(c->host->cfg->tcp_delack_ms);
-    if (t) {
-        if (t->at[TCP_TIMER_DELACK] != TCP_TIME_NEVER)
-            return; /* running already */
-        t->at[TCP_TIMER_DELACK] = at;
-    } else if (!tcp_conn_set_deadline(c, TCP_TIMER_DELACK, at)) {
+    int started = tcp_conn_start_deadline(c, TCP_TIMER_DELACK, now + TCP_MSEC(c->host->cfg->tcp_delack_ms));
+    if (started < 0)
         tcp_send_ack(c, now); /* no memory for a timer: no delay */
-        return;
-    }
-    tcp_conn_arm_timer(c);
+    else if (started)
+        tcp_conn_arm_timer(c);
 }
 
 /* RFC 7323 §4.3: remember the peer's newest timestamp for the segment at

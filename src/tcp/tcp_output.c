@@ -92,13 +92,11 @@ uint16_t tcp_rcv_window_field(struct tcp_conn *c)
     return (uint16_t)field;
 }
 
-/* Out with the connection's addresses, unpacked straight into the segment
- * (tcp_emit_rtx's copy of the tuple is then an assignment to itself, which
- * C allows: the objects overlap exactly, C17 6.5.16.1). */
+/* Out with the connection's addresses, unpacked straight into the segment. */
 static void conn_emit(struct tcp_conn *c, struct wire_seg *seg, bool retransmission)
 {
     tcp_entry_tuple(c->host, &c->e, &seg->tuple);
-    tcp_emit_rtx(c->host, &seg->tuple, seg, retransmission);
+    tcp_emit_seg(c->host, seg, retransmission);
 }
 
 static void add_timestamp(struct tcp_conn *c, struct wire_seg *seg, tcp_time_t now)
@@ -200,14 +198,8 @@ static uint32_t in_flight(const struct tcp_conn *c) { return c->snd_nxt - c->snd
 
 static void arm_rtx(struct tcp_conn *c, tcp_time_t now)
 {
-    struct tcp_timers *t = tcp_conn_timers(c); /* looked up once, read and set */
-    if (t && t->at[TCP_TIMER_RTX] != TCP_TIME_NEVER)
-        return;
-    if (t)
-        t->at[TCP_TIMER_RTX] = now + c->rto_us;
-    else
-        tcp_conn_set_deadline(c, TCP_TIMER_RTX, now + c->rto_us); /* allocates them */
-    tcp_conn_arm_timer(c);
+    if (tcp_conn_start_deadline(c, TCP_TIMER_RTX, now + c->rto_us) != 0)
+        tcp_conn_arm_timer(c); /* with no timers (no memory) it does nothing */
 }
 
 /* Sends new data and the FIN as far as the windows allow (RFC 9293 §3.8.6,

@@ -190,12 +190,10 @@ void tcp_tw_expire(struct tcp_host *h, tcp_time_t now)
             break;
         struct ring *r = &h->tw_ring[pick];
         uint32_t ref = tw_ref(pick, r->head);
-        if (h->tw_head_hashed[pick] == ref) {
-            h->hash_memo_ref = ref;
-            h->hash_memo = h->tw_head_hash[pick];
-        }
+        if (h->tw_head_hashed[pick] == ref)
+            tcp_hash_memo_set(h, NULL, ref, h->tw_head_hash[pick]);
         tw_kill(h, ref, tw_at(r, pick, r->head), now);
-        h->hash_memo_ref = 0;
+        tcp_hash_memo_set(h, NULL, 0, 0);
         killed |= 1u << pick;
     }
     for (int v6 = 0; v6 < 2; v6++)
