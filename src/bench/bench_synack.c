@@ -16,9 +16,9 @@
 #define SY_REPLAY_MAX 64 /* the handshake ACK: 20 IP + 20 TCP + 12 timestamps */
 
 struct sy_slot {
+    _Alignas(64) uint8_t data[SY_PKT_MAX]; /* aligned as a NIC or TUN read buffer is */
     uint16_t len;
     uint8_t to; /* 0 client, 1 server */
-    uint8_t data[SY_PKT_MAX];
 };
 
 struct sy_side {
