@@ -556,10 +556,11 @@ void tcp_emit_rtx(struct tcp_host *h, const struct wire_tuple *local_view, struc
     tcp_emit_seg(h, seg, retransmission);
 }
 
-/* RFC 4022 tcpOutSegs excludes segments that carry only retransmitted octets. */
+/* RFC 4022 tcpOutSegs excludes segments that carry only retransmitted octets.
+ * wire_build takes the IP version from the addresses (seg->ip_version is the
+ * parser's). */
 void tcp_emit_seg(struct tcp_host *h, struct wire_seg *seg, bool retransmission)
 {
-    seg->ip_version = wire_addr_is_v4(&seg->tuple.src) ? 4 : 6;
     size_t len = wire_build(h->pkt, sizeof h->pkt, seg);
     if (!len)
         return;
