@@ -177,7 +177,7 @@ struct wire_tcp_options {
 /* A parsed (or to-be-built) TCP segment inside its IP packet. */
 struct wire_seg {
     struct wire_tuple tuple;
-    uint8_t ip_version; /* 4 or 6 */
+    uint8_t ip_version; /* 4 or 6, set by the parser; wire_build goes by the addresses */
     uint8_t ttl;        /* TTL / hop limit; 0 on build means 64 */
     uint8_t flags;      /* WIRE_FIN... */
     uint8_t tos;        /* IPv4 TOS / IPv6 traffic class (ECN bits) */
